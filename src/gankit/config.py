@@ -1,0 +1,175 @@
+"""The training configuration: one flat dataclass, read from JSON/YAML files and CLI flags."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+@dataclass
+class TrainConfig:
+    # --- what to train
+    model: str = "dcgan"              # mlp | dcgan | cgan | acgan
+    loss: str = "nonsaturating"       # minimax | nonsaturating | wasserstein | wgan-gp | lsgan | hinge
+    data: str = "digits"              # digits | mnist | fashion-mnist | cifar10 | folder | ring | grid | spiral
+    data_root: str | None = None
+    split: str = "train"              # train | test | all (torchvision datasets)
+    image_size: int | None = None     # resize images to this size (default: the dataset's own)
+    channels: int | None = None       # folder: 1 (grayscale) or 3 (RGB, default)
+    download: bool = True             # torchvision datasets: download when files are absent
+    strict: bool = False              # folder: refuse unreadable images instead of skipping them
+    num_points: int = 100_000         # synthetic 2-D sets: how many points to draw
+    # --- architecture
+    z_dim: int = 100
+    g_width: int = 64                 # DCGAN ngf
+    d_width: int = 64                 # DCGAN ndf
+    g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # MLP G
+    d_hidden: list[int] = field(default_factory=lambda: [512, 256])        # MLP D
+    dropout: float = 0.3              # MLP D dropout
+    backbone: str = "dcgan"           # cgan / acgan: mlp | dcgan
+    conditioning: str = "concat"      # cgan: concat | projection
+    embed_dim: int = 0                # label embedding size (0 = automatic)
+    g_norm: str = "batch"             # batch | layer | none
+    d_norm: str = "auto"              # auto (batch; layer with a gradient penalty; none with SN)
+    spectral_norm: bool = False       # spectral normalisation on D's layers
+    # --- objective and regularisers
+    gp_weight: float | None = None    # gradient penalty lambda (None: the objective's default)
+    r1_gamma: float = 0.0             # R1 penalty gamma (0 = off)
+    clip_value: float = 0.01          # WGAN weight clipping
+    aux_weight: float = 1.0           # AC-GAN class loss weight
+    # --- optimisation
+    epochs: int | None = None
+    steps: int | None = None          # generator steps (overrides epochs)
+    batch_size: int = 64
+    n_critic: int = 1                 # k: discriminator steps per generator step
+    optimizer: str = "adam"           # adam | sgd | rmsprop
+    lr: float = 2e-4
+    lr_g: float | None = None
+    lr_d: float | None = None
+    beta1: float = 0.5
+    beta2: float = 0.999
+    momentum: float = 0.9             # sgd
+    ema_decay: float = 0.0            # EMA of G's weights (0 = off), e.g. 0.999
+    # --- run
+    seed: int = 0
+    device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
+    deterministic: bool = False
+    out: str | None = None
+    log_every: int = 50               # steps between host syncs for logs/progress
+    sample_every: int = 0             # steps between sample grids (0 = every epoch)
+    checkpoint_every: int = 0         # steps between checkpoints (0 = every epoch)
+    keep_checkpoints: int = 3
+    n_samples: int = 64               # images in each sample grid
+    tensorboard: bool = True
+    progress: bool = True
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def lr_generator(self) -> float:
+        return self.lr if self.lr_g is None else self.lr_g
+
+    @property
+    def lr_discriminator(self) -> float:
+        return self.lr if self.lr_d is None else self.lr_d
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "TrainConfig":
+        check_keys(d, source)
+        return cls(**d).validate()
+
+    def replace(self, **changes) -> "TrainConfig":
+        check_keys(changes, "overrides")
+        return dataclasses.replace(self, **changes).validate()
+
+    def validate(self) -> "TrainConfig":
+        from .data import DATASETS
+        from .losses import OBJECTIVES
+        from .models import MODELS
+
+        for reg, value in ((MODELS, self.model), (OBJECTIVES, self.loss), (DATASETS, self.data)):
+            try:
+                reg.get(value)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+        _choice("optimizer", self.optimizer, ("adam", "sgd", "rmsprop"))
+        _choice("backbone", self.backbone, ("mlp", "dcgan"))
+        _choice("conditioning", self.conditioning, ("concat", "projection"))
+        _choice("g_norm", self.g_norm, ("batch", "layer", "none"))
+        _choice("d_norm", self.d_norm, ("auto", "batch", "layer", "none"))
+        _choice("split", self.split, ("train", "test", "all"))
+        for name in ("lr", "lr_g", "lr_d"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ConfigError(f"{name} must be > 0 (got {v}); e.g. --{name.replace('_', '-')} 2e-4")
+        for name, low in (("batch_size", 1), ("n_critic", 1), ("z_dim", 1), ("g_width", 1), ("d_width", 1),
+                          ("log_every", 1), ("n_samples", 1), ("num_points", 1), ("keep_checkpoints", 1)):
+            if getattr(self, name) < low:
+                raise ConfigError(f"{name} must be >= {low} (got {getattr(self, name)})")
+        for name in ("epochs", "steps", "image_size"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(f"{name} must be >= 1 (got {v})")
+        for name in ("sample_every", "checkpoint_every", "r1_gamma", "clip_value", "aux_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
+        if self.gp_weight is not None and self.gp_weight < 0:
+            raise ConfigError(f"gp_weight must be >= 0 (got {self.gp_weight})")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1) (got {self.dropout})")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1) (got {self.ema_decay}); e.g. 0.999")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ConfigError(f"beta1 and beta2 must be in [0, 1) (got {self.beta1}, {self.beta2})")
+        if self.channels not in (None, 1, 3):
+            raise ConfigError(f"channels must be 1 or 3 (got {self.channels})")
+        return self
+
+
+def _choice(name: str, value: str, options) -> None:
+    if value not in options:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(options)}")
+
+
+def check_keys(d: dict[str, Any], source: str) -> None:
+    valid = [f.name for f in fields(TrainConfig)]
+    for key in d:
+        if key not in valid:
+            near = difflib.get_close_matches(key, valid, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(valid)}"
+            raise ConfigError(f"unknown key {key!r} in {source}{hint}")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or YAML config file, or a preset by name (see ``gankit presets``)."""
+    p = Path(path)
+    if not p.exists() and (PRESET_DIR / f"{path}.yaml").exists():
+        p = PRESET_DIR / f"{path}.yaml"
+    if not p.exists():
+        raise ConfigError(f"config file {str(path)!r} not found; give a .yaml/.json path or a preset name "
+                          f"({', '.join(list_presets())})")
+    try:
+        text = p.read_text()
+        d = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot parse config file {str(p)!r}: {str(e).splitlines()[0]}") from None
+    d = d or {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping of keys to values")
+    check_keys(d, str(p))
+    return d
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))

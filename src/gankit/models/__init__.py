@@ -1,0 +1,83 @@
+"""Model families by name. A builder takes (config, DataSpec) and returns (generator, discriminator)."""
+from __future__ import annotations
+
+from torch import nn
+
+from ..errors import ConfigError
+from ..registry import Registry
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .layers import GeneratorBase, add_spectral_norm, source_logits
+from .mlp import MLPDiscriminator, MLPGenerator
+
+MODELS: Registry = Registry("model")
+
+
+def d_norm(cfg) -> str:
+    """'auto': batchnorm (DCGAN), but none under spectral norm and layer norm under a gradient
+    penalty (batchnorm couples samples, which WGAN-GP's per-sample penalty forbids)."""
+    if cfg.d_norm != "auto":
+        return cfg.d_norm
+    from ..losses import OBJECTIVES
+
+    if cfg.spectral_norm:
+        return "none"
+    gp = cfg.gp_weight if cfg.gp_weight is not None else OBJECTIVES.get(cfg.loss).default_gp_weight
+    return "layer" if gp > 0 else "batch"
+
+
+def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: int):
+    if backbone == "mlp":
+        g = MLPGenerator(spec.shape, cfg.z_dim, cfg.g_hidden, num_classes, cfg.embed_dim, tanh=spec.kind == "image")
+        d = MLPDiscriminator(spec.shape, cfg.d_hidden, cfg.dropout, num_classes if conditioning else 0,
+                             cfg.embed_dim, aux)
+    else:
+        if spec.kind != "image" or spec.shape[1] != spec.shape[2]:
+            raise ConfigError(f"the dcgan architecture needs square images, but {cfg.data} gives shape "
+                              f"{spec.shape}; use --model mlp for 2-D point data")
+        c, size = spec.shape[0], spec.shape[1]
+        g = DCGANGenerator(c, size, cfg.z_dim, cfg.g_width, num_classes, cfg.embed_dim, cfg.g_norm)
+        d = DCGANDiscriminator(c, size, cfg.d_width, d_norm(cfg), num_classes if conditioning else 0,
+                               conditioning or "concat", aux)
+    if cfg.spectral_norm:
+        add_spectral_norm(d)
+    return g, d
+
+
+def _need_labels(cfg, spec):
+    if not spec.num_classes:
+        raise ConfigError(f"--model {cfg.model} needs labelled data, and {cfg.data} has no labels; "
+                          f"use --model dcgan or mlp, or a labelled dataset")
+    return spec.num_classes
+
+
+@MODELS.register("mlp")
+def build_mlp(cfg, spec):
+    """Goodfellow et al. 2014: fully connected G and D."""
+    return _build(cfg, spec, "mlp", 0, None, 0)
+
+
+@MODELS.register("dcgan")
+def build_dcgan(cfg, spec):
+    """Radford et al. 2016: the all-convolutional DCGAN."""
+    return _build(cfg, spec, "dcgan", 0, None, 0)
+
+
+@MODELS.register("cgan")
+def build_cgan(cfg, spec):
+    """Mirza & Osindero 2014: G and D both see the label (concat, or projection D)."""
+    return _build(cfg, spec, cfg.backbone, _need_labels(cfg, spec), cfg.conditioning, 0)
+
+
+@MODELS.register("acgan")
+def build_acgan(cfg, spec):
+    """Odena et al. 2017: conditional G; D predicts source and class."""
+    k = _need_labels(cfg, spec)
+    return _build(cfg, spec, cfg.backbone, k, None, k)
+
+
+def build_models(cfg, spec) -> tuple[nn.Module, nn.Module]:
+    return MODELS.get(cfg.model)(cfg, spec)
+
+
+__all__ = ["MODELS", "build_models", "GeneratorBase", "source_logits", "DCGANGenerator",
+           "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "add_spectral_norm"]

@@ -1,0 +1,3 @@
+from .trainer import Trainer, train
+
+__all__ = ["Trainer", "train"]

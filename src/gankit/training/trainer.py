@@ -1,0 +1,319 @@
+"""The one training loop: Algorithm 1 of Goodfellow et al. 2014 for every model and objective.
+
+Each generator step is preceded by ``n_critic`` (k) discriminator steps, each on a fresh minibatch
+of data and noise; the generator step draws fresh noise too. Objectives, regularisers and models
+are plugged in by name; AC-GAN's class loss is added when D returns class logits.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..config import TrainConfig
+from ..data import EpochSampler, TensorData, load_dataset
+from ..data.toy import TOY_MODES
+from ..errors import GankitError
+from ..losses import build_objective, gradient_penalty, r1_penalty
+from ..models import build_models, source_logits
+from . import checkpoint as ckpt
+from .ema import EMA
+from .logger import RunLogger
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GankitError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GankitError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = {"torch": torch.get_rng_state(), "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)),
+             "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+             "python": [py_state[0], list(py_state[1]), py_state[2]]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    v, internal, gauss = state["python"]
+    random.setstate((v, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
+    return torch.optim.RMSprop(params, lr=lr)
+
+
+class Trainer:
+    """Builds data, models, objective and optimisers from a config and trains them in ``run_dir``."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, data: TensorData | None = None,
+                 resume: bool = False, overwrite: bool = False):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.device = resolve_device(cfg.device)
+        _prepare_run_dir(self.run_dir, resume, overwrite)
+        seed_everything(cfg.seed)
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=False)
+        data = data if data is not None else load_dataset(cfg)
+        self.spec = data.spec
+        self.data = data.to(self.device)
+        self.G, self.D = (m.to(self.device) for m in build_models(cfg, self.spec))
+        self.objective = build_objective(cfg.loss, cfg.clip_value)
+        self.gp_weight = self.objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
+        self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr_generator)
+        self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.lr_discriminator)
+        self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.sampler = EpochSampler(len(self.data), cfg.batch_size, cfg.seed, self.device)
+        g = torch.Generator().manual_seed(cfg.seed + 1)  # fixed evaluation noise, comparable across epochs
+        self.fixed_z = torch.randn(cfg.n_samples, cfg.z_dim, generator=g).to(self.device)
+        k = self.spec.num_classes if getattr(self.G, "num_classes", 0) else 0
+        self.fixed_y = (torch.arange(cfg.n_samples) % k).to(self.device) if k else None
+        self.step, self.epochs_seen, self.elapsed = 0, 0, 0.0
+        self.stop_requested = False
+        if cfg.steps:
+            self.total_steps = cfg.steps
+        else:
+            self.total_steps = max(1, (cfg.epochs or 1) * self.sampler.batches_per_epoch // cfg.n_critic)
+        if resume:
+            self._restore()
+        else:
+            ckpt.write_json(self.run_dir / "config.json", {
+                "gankit_version": __version__, "config": cfg.to_dict(), "data_spec": self.spec.to_dict()})
+        self.logger = RunLogger(self.run_dir, cfg.tensorboard)
+
+    # ------------------------------------------------------------------ the two updates
+    def d_step(self):
+        cfg, G, D = self.cfg, self.G, self.D
+        x, y = self.data.batch(self.sampler.next(), self.device)
+        n = x.shape[0]
+        y_fake = G.sample_labels(n, self.device)
+        with torch.no_grad():
+            fake = G(G.sample_z(n, self.device), y_fake)
+        if cfg.r1_gamma > 0:
+            x.requires_grad_(True)
+        real_out, fake_out = D(x, y), D(fake, y_fake)
+        real, fake_logits = source_logits(real_out), source_logits(fake_out)
+        loss = self.objective.d_loss(real, fake_logits)
+        if isinstance(real_out, tuple):  # AC-GAN: D also maximises the log-likelihood of the class, L_C
+            loss = loss + cfg.aux_weight * (F.cross_entropy(real_out[1], y) + F.cross_entropy(fake_out[1], y_fake))
+        if self.gp_weight > 0:
+            loss = loss + self.gp_weight * gradient_penalty(lambda t: source_logits(D(t, y)), x, fake)
+        if cfg.r1_gamma > 0:
+            loss = loss + cfg.r1_gamma / 2 * r1_penalty(real, x)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        self.objective.after_d_step(D)
+        d_out = self.objective.d_output
+        return loss.detach(), d_out(real.detach()).mean(), d_out(fake_logits.detach()).mean()
+
+    def g_step(self):
+        cfg, G, D = self.cfg, self.G, self.D
+        n = cfg.batch_size
+        y_fake = G.sample_labels(n, self.device)
+        D.requires_grad_(False)  # no weight gradients for D in G's step
+        out = D(G(G.sample_z(n, self.device), y_fake), y_fake)
+        loss = self.objective.g_loss(source_logits(out))
+        if isinstance(out, tuple):
+            loss = loss + cfg.aux_weight * F.cross_entropy(out[1], y_fake)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(G)
+        return loss.detach()
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> dict:
+        cfg = self.cfg
+        stats, count = torch.zeros(4, device=self.device), 0
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, unit="step",
+                   dynamic_ncols=True, desc=f"{cfg.model}/{cfg.loss}")
+        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        t0, start_step = time.perf_counter() - self.elapsed, self.step
+        t_session = time.perf_counter()
+        try:
+            while self.step < self.total_steps and not self.stop_requested:
+                for _ in range(cfg.n_critic):
+                    d_loss, d_real, d_fake = self.d_step()
+                g_loss = self.g_step()
+                self.step += 1
+                stats += torch.stack([d_loss, g_loss, d_real, d_fake])  # stays on device: no host sync
+                count += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                    values = dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), (stats / count).tolist()))
+                    stats.zero_()
+                    count = 0
+                    self._check_finite(values)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+                    self.elapsed = time.perf_counter() - t0
+                    self.logger.scalars(self.step, {**values, "epoch": self.sampler.epoch, "time": self.elapsed})
+                epoch_end = self.sampler.epoch + int(self.sampler.cursor + cfg.batch_size > self.sampler.n)
+                new_epoch, self.epochs_seen = epoch_end > self.epochs_seen, max(self.epochs_seen, epoch_end)
+                if (cfg.sample_every and self.step % cfg.sample_every == 0) or (not cfg.sample_every and new_epoch):
+                    self.save_samples(f"step-{self.step:07d}")
+                if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
+                        (not cfg.checkpoint_every and new_epoch):
+                    self.elapsed = time.perf_counter() - t0
+                    self.save()
+        finally:
+            bar.close()
+            for s, h in previous.items():
+                signal.signal(s, h)
+        self.elapsed = time.perf_counter() - t0
+        self.save()
+        final = self.save_samples(f"step-{self.step:07d}")
+        shutil.copyfile(final, self.run_dir / "samples.png")
+        steps_run = self.step - start_step
+        summary = {
+            "config": self.cfg.to_dict(), "steps": self.step, "epochs": round(self.step * cfg.n_critic /
+                                                                              self.sampler.batches_per_epoch, 2),
+            "wall_time_s": round(self.elapsed, 1), "device": str(self.device),
+            "stopped_early": self.stop_requested,
+            # real images through D per second (n_critic batches per generator step)
+            "images_per_s": round(steps_run * cfg.batch_size * cfg.n_critic /
+                                  max(time.perf_counter() - t_session, 1e-9), 1),
+        }
+        files = self.logger.finish(self.run_dir / "samples.png", self.objective.probabilistic, summary)
+        return {**summary, **{k: str(v) if v else None for k, v in files.items()},
+                "report": str(self.run_dir / "report.md"), "run_dir": str(self.run_dir)}
+
+    def _request_stop(self, signum, frame):
+        if self.stop_requested:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        log.warning("signal %d: finishing the current step, saving, then stopping", signum)
+
+    def _check_finite(self, values: dict) -> None:
+        bad = [k for k, v in values.items() if not np.isfinite(v)]
+        if bad:
+            last = ckpt.latest_checkpoint(self.run_dir)
+            raise GankitError(f"training diverged at step {self.step}: non-finite {', '.join(bad)}; "
+                              f"last good checkpoint: {last or 'none'}; resume with a lower --lr")
+
+    # ------------------------------------------------------------------ outputs and state
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples from the EMA generator when there is one, in eval mode."""
+        G = self.ema.model if self.ema is not None else self.G
+        was_training = G.training
+        G.eval()
+        out = G(z, y)
+        G.train(was_training)
+        return out
+
+    def save_samples(self, name: str) -> Path:
+        samples = self.generate(self.fixed_z, self.fixed_y)
+        reference, centres = None, None
+        if self.spec.kind == "points":
+            samples = self.generate(*self._points_noise())
+            reference = self.data.x[:2000]
+            centres = TOY_MODES[self.cfg.data][0]() if self.cfg.data in TOY_MODES else None
+        return self.logger.samples(samples, name, self.step, reference, centres)
+
+    def _points_noise(self):
+        g = torch.Generator().manual_seed(self.cfg.seed + 2)
+        return torch.randn(2000, self.cfg.z_dim, generator=g).to(self.device), None
+
+    def modules(self) -> dict:
+        mods = {"generator": self.G, "discriminator": self.D}
+        if self.ema is not None:
+            mods["generator_ema"] = self.ema.model
+        return mods
+
+    def save(self) -> Path:
+        state = {"step": self.step, "epochs_seen": self.epochs_seen, "elapsed": self.elapsed,
+                 "sampler": self.sampler.state_dict(), "opt_g": self.opt_g.state_dict(),
+                 "opt_d": self.opt_d.state_dict(), "rng": rng_state(),
+                 "ema_updates": self.ema.updates if self.ema is not None else 0}
+        return ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, self.cfg.keep_checkpoints)
+
+    def _restore(self) -> None:
+        path = ckpt.latest_checkpoint(self.run_dir)
+        if path is None:
+            raise GankitError(f"nothing to resume in {self.run_dir}: no complete checkpoint; start a new run")
+        for key, module in self.modules().items():
+            ckpt.load_weights(module, path / f"{key}.safetensors", self.device)
+        state = ckpt.load_state(path / "state.pt")
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.step, self.epochs_seen, self.elapsed = state["step"], state["epochs_seen"], state["elapsed"]
+        set_rng_state(state["rng"])
+        if self.ema is not None:
+            self.ema.updates = state["ema_updates"]
+        log.info("resumed %s at step %d", path, self.step)
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    if resume:
+        if not (run_dir / "config.json").is_file():
+            raise GankitError(f"cannot resume: {run_dir} is not a gankit run (no config.json)")
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise GankitError(f"run directory {run_dir} already exists; pass --resume to continue it, "
+                              f"--overwrite to replace it, or choose another --out")
+        if not (run_dir / "config.json").is_file():
+            raise GankitError(f"refusing to overwrite {run_dir}: it is not a gankit run directory")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def read_run_config(run_dir: str | Path) -> tuple[TrainConfig, dict]:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise GankitError(f"{run_dir} is not a gankit run directory (no config.json)")
+    try:
+        meta = json.loads(path.read_text())
+        return TrainConfig.from_dict(meta["config"], str(path)), meta
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise GankitError(f"{path} is corrupt ({e}); it must be the JSON gankit wrote") from None
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, **kwargs) -> dict:
+    """Train ``cfg`` in ``run_dir``; returns a summary with the paths of samples and report."""
+    return Trainer(cfg, run_dir, **kwargs).train()

@@ -1,0 +1,48 @@
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gankit import TrainConfig
+
+# Tiny models are fastest single-threaded, and a busy 2-core machine punishes thread oversubscription.
+torch.set_num_threads(1)
+
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def tiny(**overrides) -> TrainConfig:
+    """A config small enough to train a few steps in well under a second."""
+    base = dict(data="digits", image_size=8, z_dim=8, g_width=8, d_width=8, g_hidden=[32], d_hidden=[32],
+                batch_size=16, steps=3, log_every=1, n_samples=16, tensorboard=False, progress=False,
+                device="cpu")
+    base.update(overrides)
+    return TrainConfig(**base).validate()
+
+
+@pytest.fixture
+def tiny_config():
+    return tiny
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> Path:
+    codes = {np.dtype(np.uint8): 0x08}
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.fixture
+def fake_mnist(tmp_path):
+    """A torchvision-layout MNIST root with a 64-image test split and 96-image train split."""
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    for prefix, n in (("t10k", 64), ("train", 96)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
+    return tmp_path / "mnist"

@@ -1,0 +1,113 @@
+"""Architectures: shapes, the pytorch/examples DCGAN-64 layout, conditioning paths."""
+import pytest
+import torch
+from torch import nn
+
+from gankit.data import DataSpec
+from gankit.models import DCGANDiscriminator, DCGANGenerator, build_models
+
+from conftest import tiny
+
+
+def _layers(module):
+    return [(type(m).__name__, getattr(m, "in_channels", getattr(m, "num_features", None)),
+             getattr(m, "out_channels", None), getattr(m, "kernel_size", None), getattr(m, "stride", None),
+             getattr(m, "padding", None), getattr(m, "bias", None) is not None)
+            for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d))]
+
+
+def test_dcgan64_matches_pytorch_examples():
+    """pytorch/examples dcgan (nz=100, ngf=ndf=64, nc=3): 5 transposed convs 512-256-128-64-3, biasless,
+    BN after all but the last; D mirrors with 4x4 stride-2 convs, no BN after the first, 4x4 valid head."""
+    g, d = DCGANGenerator(3, 64, z_dim=100, width=64), DCGANDiscriminator(3, 64, width=64)
+    T, C, B = "ConvTranspose2d", "Conv2d", "BatchNorm2d"
+    expected_g = [(T, 100, 512, (4, 4), (1, 1), (0, 0), False), (B, 512, None, None, None, None, True),
+                  (T, 512, 256, (4, 4), (2, 2), (1, 1), False), (B, 256, None, None, None, None, True),
+                  (T, 256, 128, (4, 4), (2, 2), (1, 1), False), (B, 128, None, None, None, None, True),
+                  (T, 128, 64, (4, 4), (2, 2), (1, 1), False), (B, 64, None, None, None, None, True),
+                  (T, 64, 3, (4, 4), (2, 2), (1, 1), False)]
+    expected_d = [(C, 3, 64, (4, 4), (2, 2), (1, 1), False),
+                  (C, 64, 128, (4, 4), (2, 2), (1, 1), False), (B, 128, None, None, None, None, True),
+                  (C, 128, 256, (4, 4), (2, 2), (1, 1), False), (B, 256, None, None, None, None, True),
+                  (C, 256, 512, (4, 4), (2, 2), (1, 1), False), (B, 512, None, None, None, None, True),
+                  (C, 512, 1, (4, 4), (1, 1), (0, 0), False)]
+    assert _layers(g) == expected_g
+    assert _layers(d) == expected_d
+    assert sum(p.numel() for p in g.parameters()) == 3_576_704  # the reference netG's parameter count
+    assert sum(p.numel() for p in d.parameters()) == 2_765_568  # the reference netD's parameter count
+    assert isinstance(g.main[-1], nn.Tanh)
+    assert [type(m) for m in g.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))] == [nn.ReLU] * 4
+    assert all(m.negative_slope == 0.2 for m in d.modules() if isinstance(m, nn.LeakyReLU))
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.Linear)) for m in [*g.modules(), *d.modules()])
+    x = g(torch.randn(2, 100))
+    assert x.shape == (2, 3, 64, 64) and x.abs().max() <= 1
+    assert d(x).shape == (2,)
+
+
+@pytest.mark.parametrize("size", [8, 16, 28, 32, 64])
+def test_dcgan_sizes(size):
+    g, d = DCGANGenerator(1, size, z_dim=16, width=8), DCGANDiscriminator(1, size, width=8)
+    x = g(torch.randn(3, 16))
+    assert x.shape == (3, 1, size, size)
+    assert d(x).shape == (3,)
+
+
+def test_dcgan_rejects_unsupported_size():
+    with pytest.raises(ValueError, match="not 4\\*2\\^n or 7\\*2\\^n"):
+        DCGANGenerator(1, 30)
+
+
+@pytest.mark.parametrize("model,backbone,conditioning", [
+    ("cgan", "dcgan", "concat"), ("cgan", "dcgan", "projection"), ("cgan", "mlp", "concat"),
+    ("acgan", "dcgan", "concat"), ("acgan", "mlp", "concat")])
+def test_conditional_models_use_the_label(model, backbone, conditioning):
+    cfg = tiny(model=model, backbone=backbone, conditioning=conditioning)
+    g, d = build_models(cfg, DataSpec((1, 8, 8), 10))
+    g.eval(), d.eval()
+    z = torch.randn(4, cfg.z_dim).repeat(2, 1)
+    y = torch.tensor([0, 1, 2, 3, 7, 8, 9, 5])
+    x = g(z, y)
+    assert x.shape == (8, 1, 8, 8)
+    assert (x[:4] - x[4:]).abs().amax(dim=(1, 2, 3)).min() > 1e-4  # same z, other label -> other image
+    out = d(x, y)
+    src = out[0] if isinstance(out, tuple) else out
+    assert src.shape == (8,)
+    if model == "acgan":
+        assert out[1].shape == (8, 10)
+    else:  # the label reaches D's output
+        assert not torch.allclose(d(x, y), d(x, (y + 1) % 10))
+    src.sum().backward()
+    assert g.embed.weight.grad is not None and g.embed.weight.grad.abs().sum() > 0
+
+
+def test_conditional_model_needs_labels():
+    from gankit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs labelled data"):
+        build_models(tiny(model="cgan"), DataSpec((1, 8, 8), 0))
+
+
+def test_spectral_norm_bounds_d_layers():
+    cfg = tiny(model="dcgan", spectral_norm=True)
+    _, d = build_models(cfg, DataSpec((1, 8, 8), 0))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())  # d_norm=auto -> none under SN
+    d.train()
+    for _ in range(30):  # power iterations converge during forward passes
+        d(torch.randn(4, 1, 8, 8))
+    for m in d.modules():
+        if isinstance(m, nn.Conv2d):
+            sigma = torch.linalg.matrix_norm(m.weight.flatten(1), ord=2)
+            assert sigma.item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_gradient_penalty_switches_d_to_layer_norm():
+    _, d = build_models(tiny(model="dcgan", loss="wgan-gp", image_size=16), DataSpec((1, 16, 16), 0))
+    assert any(isinstance(m, nn.GroupNorm) for m in d.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+
+
+def test_mlp_for_points_has_linear_output():
+    g, d = build_models(tiny(model="mlp", data="ring"), DataSpec((2,), 0, "points"))
+    x = g(torch.randn(5, 8) * 50)
+    assert x.shape == (5, 2) and x.abs().max() > 1  # no Tanh on point data
+    assert any(isinstance(m, nn.Dropout) for m in d.modules())
