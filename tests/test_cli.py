@@ -54,12 +54,18 @@ def test_resume_extends_a_run(tmp_path):
     (["--model", "cgan", "--data", "ring"], "needs labelled data"),
     (["--model", "dcgan", "--data", "ring"], "use --model mlp for 2-D point data"),
     (["--batch-size", "5000"], "larger than the dataset"),
+    (["--config", "BADTYPE"], "lr must be a finite number (got 'fast')"),
+    (["--data", "folder", "--data-root", "/nonexistent/imgs"], "image folder /nonexistent/imgs does not exist"),
 ])
 def test_bad_input_one_line_error(args, message, tmp_path, capsys):
     run = tmp_path / "run"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: fast\n")
+    args = [str(bad) if a == "BADTYPE" else a for a in args]
     assert main(["train", "--steps", "1", "--out", str(run), *TINY, *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("gankit: error: ") and message in err[-1], err
+    assert not run.exists()  # nothing written for bad input
 
 
 def test_unknown_config_key(tmp_path, capsys):

@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("presets", help="list the bundled config presets")
     pr.set_defaults(func=cmd_presets)
+
+    from . import commands
+
+    for module in commands.modules():
+        module.register(sub)
     return p
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,10 @@ class TrainConfig:
     sample_every: int = 0             # steps between sample grids (0 = every epoch)
     checkpoint_every: int = 0         # steps between checkpoints (0 = every epoch)
     keep_checkpoints: int = 3
+    checkpoint_minutes: float = 0.0   # also checkpoint every this many minutes of wall time (0 = off)
+    on_divergence: str = "stop"       # stop | rollback: on non-finite losses, reload the last good
+    rollback_lr_factor: float = 0.5   #   checkpoint and multiply both learning rates by this factor
+    max_rollbacks: int = 3
     n_samples: int = 64               # images in each sample grid
     tensorboard: bool = True
     progress: bool = True
@@ -98,6 +104,7 @@ class TrainConfig:
         from .losses import OBJECTIVES
         from .models import MODELS
 
+        _check_types(self)
         for reg, value in ((MODELS, self.model), (OBJECTIVES, self.loss), (DATASETS, self.data)):
             try:
                 reg.get(value)
@@ -109,6 +116,11 @@ class TrainConfig:
         _choice("g_norm", self.g_norm, ("batch", "layer", "none"))
         _choice("d_norm", self.d_norm, ("auto", "batch", "layer", "none"))
         _choice("split", self.split, ("train", "test", "all"))
+        _choice("on_divergence", self.on_divergence, ("stop", "rollback"))
+        if not 0 < self.rollback_lr_factor < 1:
+            raise ConfigError(f"rollback_lr_factor must be in (0, 1) (got {self.rollback_lr_factor}); e.g. 0.5")
+        if self.checkpoint_minutes < 0 or self.max_rollbacks < 0:
+            raise ConfigError("checkpoint_minutes and max_rollbacks must be >= 0")
         for name in ("lr", "lr_g", "lr_d"):
             v = getattr(self, name)
             if v is not None and not v > 0:
@@ -137,6 +149,31 @@ class TrainConfig:
         return self
 
 
+def _check_types(cfg: TrainConfig) -> None:
+    """Every value has its field's type (ints for counts, numbers for rates, ...)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        value, t = getattr(cfg, f.name), hints[f.name]
+        args = typing.get_args(t)
+        optional = type(None) in args
+        base = next((a for a in args if a is not type(None)), t) if optional else t
+        if value is None and optional:
+            continue
+        if typing.get_origin(base) is list:
+            ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            want = "a list of integers"
+        elif base is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            want = "a finite number"
+        elif base is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            want = "an integer"
+        else:
+            ok, want = isinstance(value, base), base.__name__
+        if not ok:
+            raise ConfigError(f"{f.name} must be {want}{' or null' if optional else ''} (got {value!r})")
+
+
 def _choice(name: str, value: str, options) -> None:
     if value not in options:
         raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(options)}")
@@ -145,6 +182,8 @@ def _choice(name: str, value: str, options) -> None:
 def check_keys(d: dict[str, Any], source: str) -> None:
     valid = [f.name for f in fields(TrainConfig)]
     for key in d:
+        if not isinstance(key, str):
+            raise ConfigError(f"config keys must be strings (got {key!r} in {source})")
         if key not in valid:
             near = difflib.get_close_matches(key, valid, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(valid)}"

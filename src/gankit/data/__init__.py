@@ -40,3 +40,6 @@ def load_dataset(cfg) -> TensorData:
 
 
 __all__ = ["DATASETS", "DataSpec", "EpochSampler", "TensorData", "load_dataset"]
+
+from .stacked import load_stacked_mnist  # noqa: E402
+DATASETS.register("stacked-mnist")(load_stacked_mnist)

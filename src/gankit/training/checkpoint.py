@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ from torch import nn
 from ..errors import GankitError
 
 WEIGHT_FILES = ("generator", "discriminator", "generator_ema")
+
+
+def fault_point(name: str, step: int) -> None:
+    """Crash-test hook: with GANKIT_FAULT=<name>:<step> in the environment the process SIGKILLs
+    itself here (used by the tests to kill a run in the middle of a checkpoint write)."""
+    if os.environ.get("GANKIT_FAULT") == f"{name}:{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -103,6 +111,7 @@ def save_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module], sta
     tmp.mkdir()
     for key, module in modules.items():
         save_weights(module, tmp / f"{key}.safetensors")
+        fault_point("checkpoint-write", step)
     atomic_write(tmp / "state.pt", lambda p: torch.save(state, p))
     _fsync_dir(tmp)
     if final.exists():

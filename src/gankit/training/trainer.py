@@ -91,7 +91,7 @@ class Trainer:
                  resume: bool = False, overwrite: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.device = resolve_device(cfg.device)
-        _prepare_run_dir(self.run_dir, resume, overwrite)
+        _check_run_dir(self.run_dir, resume, overwrite)  # refuse before doing any work
         seed_everything(cfg.seed)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=False)
@@ -110,14 +110,22 @@ class Trainer:
         k = self.spec.num_classes if getattr(self.G, "num_classes", 0) else 0
         self.fixed_y = (torch.arange(cfg.n_samples) % k).to(self.device) if k else None
         self.step, self.epochs_seen, self.elapsed = 0, 0, 0.0
+        self.lr_scale, self.rollbacks = 1.0, 0
+        self._stats, self._count = torch.zeros(4, device=self.device), 0
         self.stop_requested = False
+        #: called as ``fn(trainer)`` after every generator step (analysis hooks; keep them cheap,
+        #: reading device values only every so often to avoid host syncs).
+        self.callbacks: list = []
         if cfg.steps:
             self.total_steps = cfg.steps
         else:
             self.total_steps = max(1, (cfg.epochs or 1) * self.sampler.batches_per_epoch // cfg.n_critic)
         if resume:
             self._restore()
-        else:
+        else:  # everything is built: only now replace/create the run directory
+            if overwrite and self.run_dir.exists():
+                shutil.rmtree(self.run_dir)
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             ckpt.write_json(self.run_dir / "config.json", {
                 "gankit_version": __version__, "config": cfg.to_dict(), "data_spec": self.spec.to_dict()})
         self.logger = RunLogger(self.run_dir, cfg.tensorboard)
@@ -168,26 +176,29 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def train(self) -> dict:
         cfg = self.cfg
-        stats, count = torch.zeros(4, device=self.device), 0
+        self._stats, self._count = torch.zeros(4, device=self.device), 0
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, unit="step",
                    dynamic_ncols=True, desc=f"{cfg.model}/{cfg.loss}")
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         t0, start_step = time.perf_counter() - self.elapsed, self.step
-        t_session = time.perf_counter()
+        t_session = self._last_save = time.perf_counter()
         try:
             while self.step < self.total_steps and not self.stop_requested:
                 for _ in range(cfg.n_critic):
                     d_loss, d_real, d_fake = self.d_step()
                 g_loss = self.g_step()
                 self.step += 1
-                stats += torch.stack([d_loss, g_loss, d_real, d_fake])  # stays on device: no host sync
-                count += 1
+                self._stats += torch.stack([d_loss, g_loss, d_real, d_fake])  # on device: no host sync
+                self._count += 1
                 bar.update(1)
+                for fn in self.callbacks:
+                    fn(self)
                 if self.step % cfg.log_every == 0 or self.step == self.total_steps:
-                    values = dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), (stats / count).tolist()))
-                    stats.zero_()
-                    count = 0
-                    self._check_finite(values)
+                    values = self._flush_stats()  # the one host sync, every log_every steps
+                    if values is None:  # diverged and rolled back
+                        bar.reset(self.total_steps)
+                        bar.update(self.step)
+                        continue
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
                     self.elapsed = time.perf_counter() - t0
                     self.logger.scalars(self.step, {**values, "epoch": self.sampler.epoch, "time": self.elapsed})
@@ -195,7 +206,8 @@ class Trainer:
                 new_epoch, self.epochs_seen = epoch_end > self.epochs_seen, max(self.epochs_seen, epoch_end)
                 if (cfg.sample_every and self.step % cfg.sample_every == 0) or (not cfg.sample_every and new_epoch):
                     self.save_samples(f"step-{self.step:07d}")
-                if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
+                by_time = cfg.checkpoint_minutes and time.perf_counter() - self._last_save > 60 * cfg.checkpoint_minutes
+                if by_time or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
                         (not cfg.checkpoint_every and new_epoch):
                     self.elapsed = time.perf_counter() - t0
                     self.save()
@@ -205,6 +217,8 @@ class Trainer:
                 signal.signal(s, h)
         self.elapsed = time.perf_counter() - t0
         self.save()
+        if self.stop_requested:
+            log.warning("stopped at step %d; continue with: gankit train --resume %s", self.step, self.run_dir)
         final = self.save_samples(f"step-{self.step:07d}")
         shutil.copyfile(final, self.run_dir / "samples.png")
         steps_run = self.step - start_step
@@ -212,7 +226,7 @@ class Trainer:
             "config": self.cfg.to_dict(), "steps": self.step, "epochs": round(self.step * cfg.n_critic /
                                                                               self.sampler.batches_per_epoch, 2),
             "wall_time_s": round(self.elapsed, 1), "device": str(self.device),
-            "stopped_early": self.stop_requested,
+            "stopped_early": self.stop_requested, "rollbacks": self.rollbacks,
             # real images through D per second (n_critic batches per generator step)
             "images_per_s": round(steps_run * cfg.batch_size * cfg.n_critic /
                                   max(time.perf_counter() - t_session, 1e-9), 1),
@@ -227,12 +241,33 @@ class Trainer:
         self.stop_requested = True
         log.warning("signal %d: finishing the current step, saving, then stopping", signum)
 
-    def _check_finite(self, values: dict) -> None:
+    # ------------------------------------------------------------------ divergence guard
+    def _flush_stats(self) -> dict | None:
+        """Mean losses/D outputs since the last flush; on non-finite values, stop or roll back."""
+        values = dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), (self._stats / max(self._count, 1)).tolist()))
+        self._stats.zero_()
+        self._count = 0
         bad = [k for k, v in values.items() if not np.isfinite(v)]
-        if bad:
-            last = ckpt.latest_checkpoint(self.run_dir)
-            raise GankitError(f"training diverged at step {self.step}: non-finite {', '.join(bad)}; "
-                              f"last good checkpoint: {last or 'none'}; resume with a lower --lr")
+        if not bad:
+            return values
+        self._diverged(f"non-finite {', '.join(bad)}")
+        return None
+
+    def _weights_finite(self) -> bool:
+        params = [p.detach() for m in (self.G, self.D) for p in m.parameters()]
+        return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
+
+    def _diverged(self, what: str) -> None:
+        last = ckpt.latest_checkpoint(self.run_dir)
+        if self.cfg.on_divergence == "rollback" and last is not None and self.rollbacks < self.cfg.max_rollbacks:
+            self.rollbacks += 1
+            bad_step = self.step
+            self._restore(lr_scale=self.lr_scale * self.cfg.rollback_lr_factor)
+            log.warning("training diverged at step %d (%s): rolled back to %s with learning rates x%g",
+                        bad_step, what, last.name, self.lr_scale)
+            return
+        raise GankitError(f"training diverged at step {self.step}: {what}; the last good checkpoint is "
+                          f"{last or 'none'}; resume it with a lower --lr (or use --on-divergence rollback)")
 
     # ------------------------------------------------------------------ outputs and state
     @torch.no_grad()
@@ -264,14 +299,21 @@ class Trainer:
             mods["generator_ema"] = self.ema.model
         return mods
 
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """Checkpoint, unless the weights or the losses since the last log went non-finite."""
+        pending_ok = self._count == 0 or bool(torch.isfinite(self._stats).all())
+        if not (pending_ok and self._weights_finite()):
+            self._diverged("non-finite weights or losses before a checkpoint")
+            return None
+        self._last_save = time.perf_counter()
         state = {"step": self.step, "epochs_seen": self.epochs_seen, "elapsed": self.elapsed,
+                 "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
                  "sampler": self.sampler.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "rng": rng_state(),
                  "ema_updates": self.ema.updates if self.ema is not None else 0}
         return ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, self.cfg.keep_checkpoints)
 
-    def _restore(self) -> None:
+    def _restore(self, lr_scale: float | None = None) -> None:
         path = ckpt.latest_checkpoint(self.run_dir)
         if path is None:
             raise GankitError(f"nothing to resume in {self.run_dir}: no complete checkpoint; start a new run")
@@ -282,25 +324,40 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
         self.step, self.epochs_seen, self.elapsed = state["step"], state["epochs_seen"], state["elapsed"]
+        self.rollbacks = max(self.rollbacks, state.get("rollbacks", 0))
+        self.lr_scale = state.get("lr_scale", 1.0) if lr_scale is None else lr_scale
+        for opt, lr in ((self.opt_g, self.cfg.lr_generator), (self.opt_d, self.cfg.lr_discriminator)):
+            for group in opt.param_groups:
+                group["lr"] = lr * self.lr_scale
         set_rng_state(state["rng"])
+        _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+        self._stats.zero_()
+        self._count = 0
         if self.ema is not None:
             self.ema.updates = state["ema_updates"]
         log.info("resumed %s at step %d", path, self.step)
 
 
-def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop log rows past ``step`` (steps a resumed run is about to replay)."""
+    if path.is_file():
+        rows = [r for r in path.read_text().splitlines() if r.strip() and json.loads(r).get("step", 0) <= step]
+        ckpt.atomic_write(path, lambda p: Path(p).write_text("".join(r + "\n" for r in rows)))
+
+
+def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if resume:
         if not (run_dir / "config.json").is_file():
             raise GankitError(f"cannot resume: {run_dir} is not a gankit run (no config.json)")
         return
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GankitError(f"--out {run_dir} is a file; choose a directory path")
     if run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
             raise GankitError(f"run directory {run_dir} already exists; pass --resume to continue it, "
                               f"--overwrite to replace it, or choose another --out")
         if not (run_dir / "config.json").is_file():
             raise GankitError(f"refusing to overwrite {run_dir}: it is not a gankit run directory")
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def read_run_config(run_dir: str | Path) -> tuple[TrainConfig, dict]:

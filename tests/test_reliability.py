@@ -1,0 +1,161 @@
+"""Crash safety: SIGKILL anywhere (even mid-checkpoint) + resume == an unbroken run, bit for bit;
+SIGTERM stops gracefully; divergence stops or rolls back; parsers survive random bytes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import gankit
+from gankit.errors import GankitError
+from gankit.training import checkpoint as ckpt
+
+from conftest import tiny
+
+ARGS = ["--model", "mlp", "--g-hidden", "32", "--d-hidden", "32", "--z-dim", "8", "--image-size", "8",
+        "--dropout", "0.3", "--ema-decay", "0.9", "--batch-size", "64", "--checkpoint-every", "5",
+        "--log-every", "5", "--no-progress", "--no-tensorboard", "--device", "cpu", "--seed", "3"]
+STEPS = 300
+
+
+def _gankit(*args, env=None):
+    e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "gankit", *args], env=e,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _latest_step(run: Path) -> int:
+    p = run / "checkpoints" / "latest"
+    try:
+        return int(p.read_text().strip().split("-")[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _wait_for_step(proc, run, step, timeout=120):
+    t = time.time()
+    while _latest_step(run) < step:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() - t < timeout, "run did not reach the step in time"
+        time.sleep(0.005)
+
+
+def _assert_same_weights(a: Path, b: Path):
+    for name in ("generator", "discriminator", "generator_ema"):
+        wa, wb = load_file(str(a / f"{name}.safetensors")), load_file(str(b / f"{name}.safetensors"))
+        assert wa.keys() == wb.keys()
+        diff = [k for k in wa if not torch.equal(wa[k], wb[k])]
+        assert not diff, f"{name}: {diff}"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    run = tmp_path_factory.mktemp("ref") / "run"
+    p = _gankit("train", "--steps", str(STEPS), "--out", str(run), *ARGS)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    return run
+
+
+def _resume(run):
+    p = _gankit("train", "--resume", str(run), "--no-progress")
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    return out, err
+
+
+def test_sigkill_mid_run_then_resume_is_bit_identical(reference, tmp_path):
+    run = tmp_path / "run"
+    p = _gankit("train", "--steps", str(STEPS), "--out", str(run), *ARGS)
+    _wait_for_step(p, run, 50)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL
+    killed_at = _latest_step(run)
+    assert 50 <= killed_at < STEPS
+    _resume(run)
+    _assert_same_weights(reference, run)
+    rows = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows == sorted(set(rows)) and rows[-1] == STEPS  # replayed steps are not logged twice
+
+
+def test_sigkill_during_checkpoint_write_keeps_the_previous_one(reference, tmp_path):
+    run = tmp_path / "run"
+    p = _gankit("train", "--steps", str(STEPS), "--out", str(run), *ARGS, env={"GANKIT_FAULT": "checkpoint-write:10"})
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
+    ckpts = run / "checkpoints"
+    assert (ckpts / ".tmp-step-0000010").is_dir()          # the half-written checkpoint
+    assert not (ckpts / "step-0000010").exists()
+    assert (ckpts / "latest").read_text().strip() == "step-0000005"
+    assert ckpt.latest_checkpoint(run).name == "step-0000005"
+    _resume(run)
+    _assert_same_weights(reference, run)
+    assert not (ckpts / ".tmp-step-0000010").exists()
+
+
+def test_sigterm_stops_gracefully_and_resumes_exactly(reference, tmp_path):
+    run = tmp_path / "run"
+    p = _gankit("train", "--steps", str(STEPS), "--out", str(run), *ARGS)
+    _wait_for_step(p, run, 30)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert "stopped early (signal) and saved" in out and "--resume" in err
+    stopped = _latest_step(run)
+    assert stopped < STEPS
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] <= stopped
+    _resume(run)
+    _assert_same_weights(reference, run)
+
+
+class _NanOnce:
+    """Wraps an objective so that its generator loss is NaN once, at one step."""
+
+    def __init__(self, objective, trainer, at):
+        self.objective, self.trainer, self.at, self.fired = objective, trainer, at, False
+
+    def __getattr__(self, name):
+        return getattr(self.objective, name)
+
+    def g_loss(self, fake):
+        loss = self.objective.g_loss(fake)
+        if self.trainer.step + 1 == self.at and not self.fired:
+            self.fired = True
+            return loss * float("nan")
+        return loss
+
+
+def test_divergence_stops_with_a_clear_message_and_intact_checkpoint(tmp_path):
+    t = gankit.Trainer(tiny(steps=12, checkpoint_every=4, log_every=2), tmp_path / "run")
+    t.objective = _NanOnce(t.objective, t, at=7)
+    with pytest.raises(GankitError, match=r"diverged at step 8: non-finite .*step-0000004.*lower --lr"):
+        t.train()
+    last = ckpt.latest_checkpoint(tmp_path / "run")
+    assert last.name == "step-0000004"
+    w = load_file(str(last / "generator.safetensors"))
+    assert all(torch.isfinite(v).all() for v in w.values())
+
+
+def test_divergence_rollback_lowers_lr_and_finishes(tmp_path):
+    cfg = tiny(steps=12, checkpoint_every=4, log_every=2, on_divergence="rollback", lr=1e-3)
+    t = gankit.Trainer(cfg, tmp_path / "run")
+    t.objective = _NanOnce(t.objective, t, at=7)
+    result = t.train()
+    assert result["rollbacks"] == 1 and result["steps"] == 12
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(5e-4)
+    assert all(torch.isfinite(p).all() for p in t.G.parameters())
+    state = ckpt.load_state(ckpt.latest_checkpoint(tmp_path / "run") / "state.pt")
+    assert state["lr_scale"] == 0.5  # a later --resume keeps the lowered rate
+
+
+def test_checkpoint_by_wall_time(tmp_path):
+    t = gankit.Trainer(tiny(steps=5, checkpoint_every=1000, checkpoint_minutes=1e-6), tmp_path / "run")
+    t.train()
+    assert len(list((tmp_path / "run" / "checkpoints").glob("step-*"))) == 3  # keep_checkpoints=3, one per step
