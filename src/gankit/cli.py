@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import time
 import typing
@@ -50,12 +51,19 @@ def cmd_train(args) -> int:
         preset = args.config or (None if "data" in flags else DEFAULT_PRESET)
         base = read_config_file(preset) if preset else {}
         cfg = TrainConfig.from_dict({**base, **flags}, "flags")
+        if not cfg.out and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise GankitError("--out is required under torchrun (every process must name the same run directory)")
         run_dir = Path(cfg.out or f"runs/{cfg.model}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}")
     trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite)
-    print(f"training {cfg.model}/{cfg.loss} on {cfg.data} ({len(trainer.data)} samples, shape "
-          f"{tuple(trainer.spec.shape)}) for {trainer.total_steps} generator steps on {trainer.device} "
-          f"-> {run_dir}", file=sys.stderr)
+    main_rank = trainer.dist.is_main  # under torchrun, rank 0 alone reports
+    if main_rank:
+        print(f"training {cfg.model}/{cfg.loss} on {cfg.data} ({len(trainer.data)} samples, shape "
+              f"{tuple(trainer.spec.shape)}) for {trainer.total_steps} generator steps on {trainer.device} "
+              f"-> {run_dir}" + (f" ({trainer.dist.world_size} processes)" if trainer.dist.enabled else ""),
+              file=sys.stderr)
     result = trainer.train()
+    if not main_rank:
+        return 0
     state = "stopped early (signal) and saved" if result["stopped_early"] else "done"
     print(f"{state}: {result['steps']} steps in {result['wall_time_s']:.1f}s "
           f"({result['images_per_s']:.0f} images/s)")

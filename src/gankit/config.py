@@ -65,6 +65,10 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
     deterministic: bool = False
+    amp: str = "none"                 # none | bf16 (autocast) | fp16 (autocast + GradScaler)
+    compile: bool = False             # torch.compile G and D for the updates
+    channels_last: bool = False       # NHWC memory format for conv models
+    sync_bn: bool = False             # distributed runs: SyncBatchNorm across ranks
     out: str | None = None
     log_every: int = 50               # steps between host syncs for logs/progress
     sample_every: int = 0             # steps between sample grids (0 = every epoch)
@@ -116,6 +120,13 @@ class TrainConfig:
         _choice("g_norm", self.g_norm, ("batch", "layer", "none"))
         _choice("d_norm", self.d_norm, ("auto", "batch", "layer", "none"))
         _choice("split", self.split, ("train", "test", "all"))
+        _choice("amp", self.amp, ("none", "bf16", "fp16"))
+        if self.amp == "fp16" and (self.r1_gamma > 0 or (self.gp_weight or 0) > 0 or self.loss == "wgan-gp"):
+            raise ConfigError("--amp fp16 cannot be combined with a gradient penalty or R1 (their gradients "
+                              "would be unscaled); use --amp bf16")
+        if self.compile and self.r1_gamma > 0:
+            raise ConfigError("--compile cannot be combined with R1 (double backward through a compiled D); "
+                              "drop one of them")
         _choice("on_divergence", self.on_divergence, ("stop", "rollback"))
         if not 0 < self.rollback_lr_factor < 1:
             raise ConfigError(f"rollback_lr_factor must be in (0, 1) (got {self.rollback_lr_factor}); e.g. 0.5")

@@ -9,10 +9,12 @@ from torch import Tensor
 Critic = Callable[[Tensor], Tensor]  # x -> source logits, shape (B,)
 
 
-def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
+def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, eps: Tensor | None = None) -> Tensor:
     """WGAN-GP penalty (Gulrajani et al. 2017, Eq. 3): E[(||grad_x D(x_hat)||_2 - 1)^2]
-    with x_hat uniformly on straight lines between real and fake samples. Unweighted."""
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    with x_hat = real + eps (fake - real), eps ~ U[0, 1] per sample. Unweighted."""
+    if eps is None:
+        eps = torch.rand(real.shape[0], device=real.device)
+    eps = eps.to(real.dtype).view((-1,) + (1,) * (real.dim() - 1))
     x_hat = torch.lerp(real.detach(), fake.detach(), eps).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1).square().mean()

@@ -6,6 +6,7 @@ are plugged in by name; AC-GAN's class loss is added when D returns class logits
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -27,6 +28,7 @@ from ..errors import GankitError
 from ..losses import build_objective, gradient_penalty, r1_penalty
 from ..models import build_models, source_logits
 from . import checkpoint as ckpt
+from .distributed import setup_distributed, wrap_ddp
 from .ema import EMA
 from .logger import RunLogger
 
@@ -90,8 +92,9 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, data: TensorData | None = None,
                  resume: bool = False, overwrite: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        self.device = resolve_device(cfg.device)
+        self.dist, self.device = setup_distributed(resolve_device(cfg.device))
         _check_run_dir(self.run_dir, resume, overwrite)  # refuse before doing any work
+        self.dist.barrier()
         seed_everything(cfg.seed)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=False)
@@ -99,6 +102,21 @@ class Trainer:
         self.spec = data.spec
         self.data = data.to(self.device)
         self.G, self.D = (m.to(self.device) for m in build_models(cfg, self.spec))
+        if self.dist.enabled and cfg.sync_bn:
+            if self.device.type != "cuda":
+                raise GankitError("--sync-bn works on CUDA devices only (PyTorch's SyncBatchNorm); drop it on CPU, "
+                                  "where each process normalises its own slice of the batch")
+            self.G, self.D = (torch.nn.SyncBatchNorm.convert_sync_batchnorm(m) for m in (self.G, self.D))
+        if cfg.channels_last and self.spec.kind == "image":
+            self.G, self.D = (m.to(memory_format=torch.channels_last) for m in (self.G, self.D))
+        # What the update steps call: DDP wrappers (gradients all-reduced), compiled if asked.
+        # Checkpoints, EMA and sampling use the plain modules self.G / self.D.
+        self.G_train, self.D_train = (wrap_ddp(m, self.dist, self.device) for m in (self.G, self.D))
+        if cfg.compile:
+            self.G_train, self.D_train = torch.compile(self.G_train), torch.compile(self.D_train)
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+        self.scaler_d, self.scaler_g = (torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
+                                        for _ in range(2))
         self.objective = build_objective(cfg.loss, cfg.clip_value)
         self.gp_weight = self.objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
         self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr_generator)
@@ -122,68 +140,91 @@ class Trainer:
             self.total_steps = max(1, (cfg.epochs or 1) * self.sampler.batches_per_epoch // cfg.n_critic)
         if resume:
             self._restore()
-        else:  # everything is built: only now replace/create the run directory
+        elif self.dist.is_main:  # everything is built: only now replace/create the run directory
             if overwrite and self.run_dir.exists():
                 shutil.rmtree(self.run_dir)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ckpt.write_json(self.run_dir / "config.json", {
                 "gankit_version": __version__, "config": cfg.to_dict(), "data_spec": self.spec.to_dict()})
-        self.logger = RunLogger(self.run_dir, cfg.tensorboard)
+        self.dist.barrier()
+        self.logger = RunLogger(self.run_dir, cfg.tensorboard) if self.dist.is_main else None
 
     # ------------------------------------------------------------------ the two updates
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last and x.dim() == 4 else x
+
+    def _noise(self):
+        """Labels and noise for a global batch (this rank's slice): identical on every rank."""
+        B, G, part = self.cfg.batch_size, self.G, self.dist.slice
+        y = part(G.sample_labels(B, self.device))
+        return part(G.sample_z(B, self.device)), y
+
     def d_step(self):
-        cfg, G, D = self.cfg, self.G, self.D
-        x, y = self.data.batch(self.sampler.next(), self.device)
-        n = x.shape[0]
-        y_fake = G.sample_labels(n, self.device)
-        with torch.no_grad():
-            fake = G(G.sample_z(n, self.device), y_fake)
+        """One discriminator update on a fresh minibatch of data and of noise."""
+        cfg, D = self.cfg, self.D_train
+        x, y = self.data.batch(self.dist.slice(self.sampler.next()), self.device)
+        x = self._inputs(x)
+        z, y_fake = self._noise()
+        with torch.no_grad(), self._autocast():
+            fake = self.G(z, y_fake).float()
         if cfg.r1_gamma > 0:
             x.requires_grad_(True)
-        real_out, fake_out = D(x, y), D(fake, y_fake)
-        real, fake_logits = source_logits(real_out), source_logits(fake_out)
+        with self._autocast():
+            real_out, fake_out = D(x, y), D(fake, y_fake)
+        real, fake_logits = source_logits(real_out).float(), source_logits(fake_out).float()
         loss = self.objective.d_loss(real, fake_logits)
         if isinstance(real_out, tuple):  # AC-GAN: D also maximises the log-likelihood of the class, L_C
-            loss = loss + cfg.aux_weight * (F.cross_entropy(real_out[1], y) + F.cross_entropy(fake_out[1], y_fake))
-        if self.gp_weight > 0:
-            loss = loss + self.gp_weight * gradient_penalty(lambda t: source_logits(D(t, y)), x, fake)
+            loss = loss + cfg.aux_weight * (F.cross_entropy(real_out[1].float(), y) +
+                                            F.cross_entropy(fake_out[1].float(), y_fake))
+        if self.gp_weight > 0:  # eps drawn for the global batch, like the noise
+            eps = self.dist.slice(torch.rand(cfg.batch_size, device=self.device))
+            loss = loss + self.gp_weight * gradient_penalty(lambda t: source_logits(self.D(t, y)), x, fake, eps)
         if cfg.r1_gamma > 0:
             loss = loss + cfg.r1_gamma / 2 * r1_penalty(real, x)
         self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
-        self.objective.after_d_step(D)
+        self.scaler_d.scale(loss).backward()
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+        self.objective.after_d_step(self.D)
         d_out = self.objective.d_output
         return loss.detach(), d_out(real.detach()).mean(), d_out(fake_logits.detach()).mean()
 
     def g_step(self):
-        cfg, G, D = self.cfg, self.G, self.D
-        n = cfg.batch_size
-        y_fake = G.sample_labels(n, self.device)
-        D.requires_grad_(False)  # no weight gradients for D in G's step
-        out = D(G(G.sample_z(n, self.device), y_fake), y_fake)
-        loss = self.objective.g_loss(source_logits(out))
+        """One generator update on fresh noise, through a frozen D."""
+        cfg, D = self.cfg, self.D
+        z, y_fake = self._noise()
+        D.requires_grad_(False)  # no weight gradients for D in G's step (plain D: no DDP bookkeeping)
+        with self._autocast():
+            out = D(self.G_train(z, y_fake), y_fake)
+        loss = self.objective.g_loss(source_logits(out).float())
         if isinstance(out, tuple):
-            loss = loss + cfg.aux_weight * F.cross_entropy(out[1], y_fake)
+            loss = loss + cfg.aux_weight * F.cross_entropy(out[1].float(), y_fake)
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.scaler_g.scale(loss).backward()
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
         D.requires_grad_(True)
         if self.ema is not None:
-            self.ema.update(G)
+            self.ema.update(self.G)
         return loss.detach()
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> dict:
         cfg = self.cfg
         self._stats, self._count = torch.zeros(4, device=self.device), 0
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, unit="step",
+        main = self.dist.is_main
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (cfg.progress and main), unit="step",
                    dynamic_ncols=True, desc=f"{cfg.model}/{cfg.loss}")
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         t0, start_step = time.perf_counter() - self.elapsed, self.step
         t_session = self._last_save = time.perf_counter()
         try:
-            while self.step < self.total_steps and not self.stop_requested:
+            while self.step < self.total_steps:
                 for _ in range(cfg.n_critic):
                     d_loss, d_real, d_fake = self.d_step()
                 g_loss = self.g_step()
@@ -201,22 +242,33 @@ class Trainer:
                         continue
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
                     self.elapsed = time.perf_counter() - t0
-                    self.logger.scalars(self.step, {**values, "epoch": self.sampler.epoch, "time": self.elapsed})
+                    if main:
+                        self.logger.scalars(self.step, {**values, "epoch": self.sampler.epoch, "time": self.elapsed})
                 epoch_end = self.sampler.epoch + int(self.sampler.cursor + cfg.batch_size > self.sampler.n)
                 new_epoch, self.epochs_seen = epoch_end > self.epochs_seen, max(self.epochs_seen, epoch_end)
-                if (cfg.sample_every and self.step % cfg.sample_every == 0) or (not cfg.sample_every and new_epoch):
+                if main and ((cfg.sample_every and self.step % cfg.sample_every == 0) or
+                             (not cfg.sample_every and new_epoch)):
                     self.save_samples(f"step-{self.step:07d}")
                 by_time = cfg.checkpoint_minutes and time.perf_counter() - self._last_save > 60 * cfg.checkpoint_minutes
                 if by_time or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
                         (not cfg.checkpoint_every and new_epoch):
                     self.elapsed = time.perf_counter() - t0
                     self.save()
+                # signals: every step alone; across ranks, agreed at log steps (one collective)
+                if (self.stop_requested or self.dist.enabled) and \
+                        (not self.dist.enabled or self.step % cfg.log_every == 0):
+                    self.stop_requested = self.dist.any(self.stop_requested)
+                    if self.stop_requested:
+                        break
         finally:
             bar.close()
             for s, h in previous.items():
                 signal.signal(s, h)
         self.elapsed = time.perf_counter() - t0
         self.save()
+        self.dist.barrier()
+        if not main:
+            return {"steps": self.step, "rank": self.dist.rank, "stopped_early": self.stop_requested}
         if self.stop_requested:
             log.warning("stopped at step %d; continue with: gankit train --resume %s", self.step, self.run_dir)
         final = self.save_samples(f"step-{self.step:07d}")
@@ -244,7 +296,8 @@ class Trainer:
     # ------------------------------------------------------------------ divergence guard
     def _flush_stats(self) -> dict | None:
         """Mean losses/D outputs since the last flush; on non-finite values, stop or roll back."""
-        values = dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), (self._stats / max(self._count, 1)).tolist()))
+        stats = self.dist.mean(self._stats / max(self._count, 1))
+        values = dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), stats.tolist()))
         self._stats.zero_()
         self._count = 0
         bad = [k for k, v in values.items() if not np.isfinite(v)]
@@ -311,6 +364,9 @@ class Trainer:
                  "sampler": self.sampler.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "rng": rng_state(),
                  "ema_updates": self.ema.updates if self.ema is not None else 0}
+        state["scaler_d"], state["scaler_g"] = self.scaler_d.state_dict(), self.scaler_g.state_dict()
+        if not self.dist.is_main:  # rank 0 alone writes
+            return None
         return ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, self.cfg.keep_checkpoints)
 
     def _restore(self, lr_scale: float | None = None) -> None:
@@ -330,7 +386,11 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = lr * self.lr_scale
         set_rng_state(state["rng"])
-        _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+        if state.get("scaler_d"):
+            self.scaler_d.load_state_dict(state["scaler_d"])
+            self.scaler_g.load_state_dict(state["scaler_g"])
+        if self.dist.is_main:
+            _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
         self._stats.zero_()
         self._count = 0
         if self.ema is not None:

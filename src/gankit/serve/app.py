@@ -1,0 +1,307 @@
+"""The GAN explorer: a FastAPI app over trained run directories.
+
+Runs are addressed by name (their directory name). Every file the app serves comes from one of
+two allow-lists, the bundled page (``STATIC``) and known run artefacts (``RUN_FILES``), looked up
+by key, never by joining a request path. Generation runs in worker threads behind a capacity
+limiter, and requests beyond the limiter's queue are refused (503), so a burst cannot exhaust
+memory: at most ``max_concurrency`` batches of at most ``max_n`` samples exist at once.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import anyio
+import torch
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from ..errors import GankitError
+from .latent import latents, path
+from .render import render_png
+
+MAX_SEED = 2**63 - 1
+STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+          "style.css": "text/css; charset=utf-8"}
+RUN_FILES = {"curves.png": "image/png", "samples.png": "image/png", "training.gif": "image/gif",
+             "report.md": "text/markdown; charset=utf-8", "eval.json": "application/json",
+             "eval.md": "text/markdown; charset=utf-8", "metrics.jsonl": "application/x-ndjson",
+             "config.json": "application/json"}
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+                                 b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+@dataclass
+class LoadedRun:
+    """A run directory with its generator loaded once, at start-up."""
+
+    name: str
+    path: Path
+    G: torch.nn.Module
+    meta: dict = field(repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.G.num_classes or 0)
+
+    @property
+    def kind(self) -> str:
+        return self.meta["data_spec"].get("kind", "image")
+
+    def file(self, name: str) -> Path | None:
+        """The allow-listed artefact ``name`` if the run has it (a regular file inside the run)."""
+        if name not in RUN_FILES:
+            return None
+        p = self.path / name
+        return p if p.is_file() and p.resolve().parent == self.path.resolve() else None
+
+    def summary(self) -> dict:
+        c = self.meta["config"]
+        return {"name": self.name, "model": c["model"], "loss": c["loss"], "data": c["data"],
+                "kind": self.kind, "num_classes": self.num_classes, "z_dim": self.G.z_dim,
+                "url": f"/api/runs/{self.name}"}
+
+
+def load_runs(run_dirs, device: str = "cpu") -> dict[str, LoadedRun]:
+    from ..pretrained import load
+    from ..training.trainer import read_run_config
+
+    runs: dict[str, LoadedRun] = {}
+    for d in run_dirs:
+        d = Path(d).resolve()
+        _, meta = read_run_config(d)
+        if d.name in runs:
+            raise GankitError(f"two runs are named {d.name!r} ({runs[d.name].path} and {d}); "
+                              f"runs are addressed by directory name, so rename one")
+        runs[d.name] = LoadedRun(d.name, d, load(d, device=device), meta)
+    if not runs:
+        raise GankitError("no runs to serve; pass one or more run directories")
+    return runs
+
+
+def _read_json(p: Path | None):
+    try:
+        return json.loads(p.read_text()) if p else None
+    except (OSError, ValueError):
+        return None
+
+
+def _history(p: Path | None, limit: int = 200) -> list[dict]:
+    """The run's logged losses / D outputs, thinned to at most ``limit`` rows."""
+    if not p:
+        return []
+    rows = []
+    for line in p.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:  # blank, or the half-written last line of a run still training
+            continue
+        if isinstance(row, dict) and "d_loss" in row:
+            rows.append(row)
+    stride = max(1, -(-len(rows) // limit))
+    keys = ("step", "d_loss", "g_loss", "d_real", "d_fake")
+    kept = rows[::stride] + ([rows[-1]] if rows and (len(rows) - 1) % stride else [])  # always the last
+    return [{k: r.get(k) for k in keys} for r in kept]
+
+
+class Generation:
+    """Bounded generation: at most ``max_concurrency`` worker threads, ``max_queue`` waiters."""
+
+    def __init__(self, max_concurrency: int, max_queue: int):
+        self.max_concurrency, self.max_queue = max_concurrency, max_queue
+        self.limiter: anyio.CapacityLimiter | None = None
+        self.pending = 0
+
+    async def run(self, fn, *args):
+        if self.limiter is None:  # created on the serving event loop
+            self.limiter = anyio.CapacityLimiter(self.max_concurrency)
+        if self.pending >= self.max_concurrency + self.max_queue:
+            raise HTTPException(503, "the explorer is busy (generation queue full); retry shortly",
+                                headers={"Retry-After": "1"})
+        self.pending += 1
+        try:
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+        finally:
+            self.pending -= 1
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with a one-line ``detail`` ("n: Input should be less than or equal to 256") and the
+    structured ``errors``."""
+    errors = jsonable_encoder(exc.errors())
+    msg = "; ".join(f"{'.'.join(str(x) for x in e['loc'] if x not in ('query', 'path'))}: {e['msg']}"
+                    for e in errors)
+    return JSONResponse({"detail": msg, "errors": errors}, status_code=422)
+
+
+class _SecurityHeaders:
+    """Pure ASGI middleware: a same-origin CSP (the page loads nothing from elsewhere), nosniff."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: int = 64,
+               device: str = "cpu", runs: dict[str, LoadedRun] | None = None) -> FastAPI:
+    """The explorer over ``run_dirs`` (or already loaded ``runs``); the first run is the default
+    of the ``/api/sample``, ``/api/interpolate`` and ``/api/info`` shortcuts."""
+    runs = runs if runs is not None else load_runs(run_dirs, device)
+    static = {name: (resources.files(__package__) / "static" / name).read_bytes() for name in STATIC}
+    gen = Generation(max_concurrency, max_queue)
+    app = FastAPI(title="gankit explorer", version="1", docs_url=None, redoc_url=None,
+                  description="Sample, interpolate and inspect trained gankit runs.")
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(_SecurityHeaders)
+    app.state.runs, app.state.generation, app.state.max_n = runs, gen, max_n
+    default = next(iter(runs))
+
+    async def run_from_path(run: str) -> LoadedRun:  # async: no thread hop per request
+        if run not in runs:
+            raise HTTPException(404, f"unknown run {run!r}; this server has: {', '.join(runs)}")
+        return runs[run]
+
+    async def run_from_query(run: str | None = Query(None, description=f"run name (default: {default})")):
+        return await run_from_path(default if run is None else run)
+
+    def check_label(r: LoadedRun, label: int | None) -> None:
+        if label is None:
+            return
+        if not r.num_classes:
+            raise HTTPException(422, f"label: run {r.name!r} is unconditional; drop the label")
+        if label >= r.num_classes:
+            raise HTTPException(422, f"label: {label} is out of range; run {r.name!r} has classes "
+                                     f"0..{r.num_classes - 1}")
+
+    def respond(r: LoadedRun, png: bytes, fmt: str, info: dict) -> Response:
+        if fmt == "json":
+            return JSONResponse({"run": r.name, **info, "media_type": "image/png",
+                                 "png_base64": base64.b64encode(png).decode()})
+        return Response(png, media_type="image/png",
+                        headers={"X-Seed": str(info.get("seed", info.get("seed_a"))), "Cache-Control": "no-store"})
+
+    Seed = Query(None, ge=0, le=MAX_SEED, description="noise seed (default: random, returned in X-Seed)")
+    Label = Query(None, ge=0, description="class for conditional runs (default: random per sample)")
+    Trunc = Query(None, ge=0.05, le=10.0, allow_inf_nan=False,
+                  description="truncation threshold t: components with |z| > t are resampled (Brock et al. 2019)")
+    Fmt = Query("png", description="png: the image; json: metadata and the PNG in base64")
+    png_response = {200: {"content": {"image/png": {}}, "description": "a PNG grid (or JSON with format=json)"}}
+
+    def make_sample(dep):
+        async def sample(r: LoadedRun = Depends(dep),
+                         n: int = Query(16, ge=1, le=max_n, description=f"number of samples (1..{max_n})"),
+                         seed: int | None = Seed, label: int | None = Label, truncation: float | None = Trunc,
+                         nrow: int | None = Query(None, ge=1, le=max_n, description="images per grid row"),
+                         format: Literal["png", "json"] = Fmt):
+            """A grid of n samples; the same seed (and parameters) gives the same bytes."""
+            check_label(r, label)
+            seed = secrets.randbelow(2**31) if seed is None else seed
+
+            def work():
+                z, y = latents(seed, n, r.G.z_dim, r.num_classes, label, truncation)
+                with torch.inference_mode():
+                    x = r.G(z, y)
+                return render_png(x, r.kind, nrow), None if y is None else y.tolist()
+
+            png, labels = await gen.run(work)
+            return respond(r, png, format, {"n": n, "seed": seed, "label": label, "labels": labels,
+                                            "truncation": truncation})
+        return sample
+
+    def make_interpolate(dep):
+        async def interpolate(r: LoadedRun = Depends(dep),
+                              seed_a: int = Query(0, ge=0, le=MAX_SEED, description="seed of the start code"),
+                              seed_b: int = Query(1, ge=0, le=MAX_SEED, description="seed of the end code"),
+                              mode: Literal["lerp", "slerp"] = Query("slerp", description="lerp or slerp"),
+                              t: float | None = Query(None, ge=0.0, le=1.0, allow_inf_nan=False,
+                                                      description="one image at this fraction of the path"),
+                              steps: int = Query(8, ge=2, le=max_n, description="images along the path (without t)"),
+                              label: int | None = Label, truncation: float | None = Trunc,
+                              format: Literal["png", "json"] = Fmt):
+            """Images along the path from seed_a's code to seed_b's: one at ``t``, or ``steps`` in a row.
+            Conditional runs hold the label fixed (default: seed_a's random label)."""
+            check_label(r, label)
+            ts = [t] if t is not None else [i / (steps - 1) for i in range(steps)]
+
+            def work():
+                za, ya = latents(seed_a, 1, r.G.z_dim, r.num_classes, label, truncation)
+                zb, _ = latents(seed_b, 1, r.G.z_dim, r.num_classes, label, truncation)
+                z = path(za[0], zb[0], ts, mode)
+                y = None if ya is None else ya.expand(len(ts)).clone()
+                with torch.inference_mode():
+                    x = r.G(z, y)
+                return render_png(x, r.kind, nrow=len(ts)), None if y is None else int(y[0])
+
+            png, lab = await gen.run(work)
+            return respond(r, png, format, {"seed_a": seed_a, "seed_b": seed_b, "mode": mode, "t": ts,
+                                            "label": lab, "truncation": truncation})
+        return interpolate
+
+    def make_info(dep):
+        async def info(r: LoadedRun = Depends(dep)):
+            """Config, data spec, training curves (thinned metrics), last metrics, evaluation report."""
+            def read():  # file reads off the event loop (metrics.jsonl of a long run is large)
+                hist = _history(r.file("metrics.jsonl"))
+                return {**r.summary(), "config": r.meta["config"], "data_spec": r.meta["data_spec"],
+                        "gankit_version": r.meta.get("gankit_version"), "last_metrics": hist[-1] if hist else None,
+                        "history": hist, "eval": _read_json(r.file("eval.json")),
+                        "files": {k: f"/api/runs/{r.name}/files/{k}" for k in RUN_FILES if r.file(k)},
+                        "limits": {"max_n": max_n}}
+            return await anyio.to_thread.run_sync(read)
+        return info
+
+    for prefix, dep, tag in (("/api/runs/{run}", run_from_path, "runs"), ("/api", run_from_query, "default run")):
+        app.add_api_route(f"{prefix}/sample", make_sample(dep), methods=["GET"], tags=[tag],
+                          response_class=Response, responses=png_response, name=f"sample ({tag})")
+        app.add_api_route(f"{prefix}/interpolate", make_interpolate(dep), methods=["GET"], tags=[tag],
+                          response_class=Response, responses=png_response, name=f"interpolate ({tag})")
+        app.add_api_route("/api/runs/{run}" if dep is run_from_path else "/api/info", make_info(dep),
+                          methods=["GET"], tags=[tag], name=f"info ({tag})")
+
+    @app.get("/api/runs", tags=["runs"])
+    async def list_runs():
+        """The runs this server explores."""
+        return [r.summary() for r in runs.values()]
+
+    @app.get("/api/runs/{run}/files/{name}", tags=["runs"],
+             responses={200: {"content": {t: {} for t in set(RUN_FILES.values())}}})
+    async def run_file(name: str, r: LoadedRun = Depends(run_from_path)):
+        """One of the run's known artefacts (curves.png, samples.png, training.gif, report.md,
+        eval.json, eval.md, metrics.jsonl, config.json); any other name is 404."""
+        p = r.file(name)
+        if p is None:
+            raise HTTPException(404, f"run {r.name!r} has no file {name!r}; served files: {', '.join(RUN_FILES)}")
+        return Response(await anyio.Path(p).read_bytes(), media_type=RUN_FILES[name])
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return Response(static["index.html"], media_type=STATIC["index.html"])
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static_file(name: str):
+        if name not in static:
+            raise HTTPException(404, f"no static file {name!r}")
+        return Response(static[name], media_type=STATIC[name])
+
+    return app
