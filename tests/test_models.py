@@ -111,3 +111,26 @@ def test_mlp_for_points_has_linear_output():
     x = g(torch.randn(5, 8) * 50)
     assert x.shape == (5, 2) and x.abs().max() > 1  # no Tanh on point data
     assert any(isinstance(m, nn.Dropout) for m in d.modules())
+
+
+def test_pacgan_packing_concatenates_samples_for_d():
+    from gankit.models import pack
+
+    x = torch.arange(4 * 2 * 3 * 3, dtype=torch.float32).view(4, 2, 3, 3)
+    p = pack(x, 2)
+    assert p.shape == (2, 4, 3, 3)
+    assert torch.equal(p[1, 2:], x[3]) and torch.equal(p[0, :2], x[0])  # samples 2k, 2k+1 side by side
+    g, d = build_models(tiny(model="dcgan", pack=4), DataSpec((1, 8, 8), 0))
+    assert d.main[0].in_channels == 4
+    assert d(pack(g(torch.randn(8, 8)), 4)).shape == (2,)
+    _, d = build_models(tiny(model="mlp", data="ring", pack=3, batch_size=15), DataSpec((2,), 0, "points"))
+    assert d.body[0].in_features == 6
+
+
+def test_packing_rejects_conditional_models_and_ragged_batches():
+    from gankit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unconditional models only"):
+        build_models(tiny(model="acgan", pack=2), DataSpec((1, 8, 8), 10))
+    with pytest.raises(ConfigError, match="divide batch_size"):
+        tiny(pack=3, batch_size=16)

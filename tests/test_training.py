@@ -36,7 +36,9 @@ def test_every_model_and_objective_trains(model, loss, tmp_path):
 
 
 @pytest.mark.parametrize("extra", [dict(r1_gamma=1.0), dict(gp_weight=5.0), dict(spectral_norm=True),
-                                   dict(ema_decay=0.9), dict(optimizer="sgd"), dict(optimizer="rmsprop")])
+                                   dict(ema_decay=0.9), dict(optimizer="sgd"), dict(optimizer="rmsprop"),
+                                   dict(pack=2), dict(pack=4, loss="wgan-gp", r1_gamma=1.0),
+                                   dict(pack=2, model="mlp", data="ring", num_points=256)])
 def test_regularisers_and_options_with_nonsaturating(extra, tmp_path):
     t = Trainer(tiny(steps=3, **extra), tmp_path / "run")
     t.train()

@@ -43,6 +43,7 @@ class TrainConfig:
     g_norm: str = "batch"             # batch | layer | none
     d_norm: str = "auto"              # auto (batch; layer with a gradient penalty; none with SN)
     spectral_norm: bool = False       # spectral normalisation on D's layers
+    pack: int = 1                     # PacGAN: D sees this many samples at once (1 = off)
     # --- objective and regularisers
     gp_weight: float | None = None    # gradient penalty lambda (None: the objective's default)
     r1_gamma: float = 0.0             # R1 penalty gamma (0 = off)
@@ -136,6 +137,9 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and not v > 0:
                 raise ConfigError(f"{name} must be > 0 (got {v}); e.g. --{name.replace('_', '-')} 2e-4")
+        if self.pack < 1 or self.batch_size % self.pack:
+            raise ConfigError(f"pack must be >= 1 and divide batch_size (got pack={self.pack}, "
+                              f"batch_size={self.batch_size})")
         for name, low in (("batch_size", 1), ("n_critic", 1), ("z_dim", 1), ("g_width", 1), ("d_width", 1),
                           ("log_every", 1), ("n_samples", 1), ("num_points", 1), ("keep_checkpoints", 1)):
             if getattr(self, name) < low:

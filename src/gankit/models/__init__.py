@@ -25,10 +25,19 @@ def d_norm(cfg) -> str:
     return "layer" if gp > 0 else "batch"
 
 
+def pack(x, m: int):
+    """PacGAN (Lin et al. 2018, Sec. 3): D judges m samples jointly, concatenated along the first
+    feature axis (channels for images): (B, C, ...) -> (B/m, m*C, ...)."""
+    return x if m == 1 else x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+
 def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: int):
+    if cfg.pack > 1 and (num_classes or aux):
+        raise ConfigError("--pack (PacGAN) works with unconditional models only; use --model mlp or dcgan")
+    d_shape = (spec.shape[0] * cfg.pack, *spec.shape[1:])  # the packed input D sees
     if backbone == "mlp":
         g = MLPGenerator(spec.shape, cfg.z_dim, cfg.g_hidden, num_classes, cfg.embed_dim, tanh=spec.kind == "image")
-        d = MLPDiscriminator(spec.shape, cfg.d_hidden, cfg.dropout, num_classes if conditioning else 0,
+        d = MLPDiscriminator(d_shape, cfg.d_hidden, cfg.dropout, num_classes if conditioning else 0,
                              cfg.embed_dim, aux)
     else:
         if spec.kind != "image" or spec.shape[1] != spec.shape[2]:
@@ -36,7 +45,7 @@ def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: i
                               f"{spec.shape}; use --model mlp for 2-D point data")
         c, size = spec.shape[0], spec.shape[1]
         g = DCGANGenerator(c, size, cfg.z_dim, cfg.g_width, num_classes, cfg.embed_dim, cfg.g_norm)
-        d = DCGANDiscriminator(c, size, cfg.d_width, d_norm(cfg), num_classes if conditioning else 0,
+        d = DCGANDiscriminator(d_shape[0], size, cfg.d_width, d_norm(cfg), num_classes if conditioning else 0,
                                conditioning or "concat", aux)
     if cfg.spectral_norm:
         add_spectral_norm(d)
@@ -79,5 +88,5 @@ def build_models(cfg, spec) -> tuple[nn.Module, nn.Module]:
     return MODELS.get(cfg.model)(cfg, spec)
 
 
-__all__ = ["MODELS", "build_models", "GeneratorBase", "source_logits", "DCGANGenerator",
+__all__ = ["MODELS", "build_models", "pack", "GeneratorBase", "source_logits", "DCGANGenerator",
            "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "add_spectral_norm"]

@@ -26,7 +26,7 @@ from ..data import EpochSampler, TensorData, load_dataset
 from ..data.toy import TOY_MODES
 from ..errors import GankitError
 from ..losses import build_objective, gradient_penalty, r1_penalty
-from ..models import build_models, source_logits
+from ..models import build_models, pack, source_logits
 from . import checkpoint as ckpt
 from .distributed import setup_distributed, wrap_ddp
 from .ema import EMA
@@ -174,16 +174,18 @@ class Trainer:
             fake = self.G(z, y_fake).float()
         if cfg.r1_gamma > 0:
             x.requires_grad_(True)
+        m = cfg.pack
         with self._autocast():
-            real_out, fake_out = D(x, y), D(fake, y_fake)
+            real_out, fake_out = D(pack(x, m), y), D(pack(fake, m), y_fake)
         real, fake_logits = source_logits(real_out).float(), source_logits(fake_out).float()
         loss = self.objective.d_loss(real, fake_logits)
         if isinstance(real_out, tuple):  # AC-GAN: D also maximises the log-likelihood of the class, L_C
             loss = loss + cfg.aux_weight * (F.cross_entropy(real_out[1].float(), y) +
                                             F.cross_entropy(fake_out[1].float(), y_fake))
         if self.gp_weight > 0:  # eps drawn for the global batch, like the noise
-            eps = self.dist.slice(torch.rand(cfg.batch_size, device=self.device))
-            loss = loss + self.gp_weight * gradient_penalty(lambda t: source_logits(self.D(t, y)), x, fake, eps)
+            eps = self.dist.slice(torch.rand(cfg.batch_size // m, device=self.device))
+            loss = loss + self.gp_weight * gradient_penalty(lambda t: source_logits(self.D(t, y)),
+                                                            pack(x, m), pack(fake, m), eps)
         if cfg.r1_gamma > 0:
             loss = loss + cfg.r1_gamma / 2 * r1_penalty(real, x)
         self.opt_d.zero_grad(set_to_none=True)
@@ -200,7 +202,7 @@ class Trainer:
         z, y_fake = self._noise()
         D.requires_grad_(False)  # no weight gradients for D in G's step (plain D: no DDP bookkeeping)
         with self._autocast():
-            out = D(self.G_train(z, y_fake), y_fake)
+            out = D(pack(self.G_train(z, y_fake), cfg.pack), y_fake)
         loss = self.objective.g_loss(source_logits(out).float())
         if isinstance(out, tuple):
             loss = loss + cfg.aux_weight * F.cross_entropy(out[1].float(), y_fake)
