@@ -116,3 +116,15 @@ def test_existing_run_directory_is_refused(tmp_path):
     assert (tmp_path / "run" / "generator.safetensors").read_bytes() == before
     gankit.train(tiny(steps=2, seed=5), tmp_path / "run", overwrite=True)
     assert (tmp_path / "run" / "generator.safetensors").read_bytes() != before
+
+
+def test_tensorboard_scalars_and_image_grids(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    gankit.train(tiny(steps=4, tensorboard=True, sample_every=2), tmp_path / "run")
+    acc = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    acc.Reload()
+    tags = acc.Tags()
+    assert {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake"} <= set(tags["scalars"])
+    assert [e.step for e in acc.Scalars("train/g_loss")] == [1, 2, 3, 4]
+    assert "samples" in tags["images"] and len(acc.Images("samples")) >= 2
