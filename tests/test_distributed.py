@@ -72,6 +72,27 @@ def _latest(run):
         return -1
 
 
+def _descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for task in os.listdir(f"/proc/{p}/task"):
+            try:
+                kids = open(f"/proc/{p}/task/{task}/children").read().split()
+            except OSError:
+                continue
+            out += [int(k) for k in kids]
+            todo += [int(k) for k in kids]
+    return out
+
+
+def _state(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
 def test_killed_distributed_run_resumes(tmp_path):
     args = [*BASE, "--model", "mlp", "--steps", "200", "--checkpoint-every", "5"]
     _torchrun(args, tmp_path / "ref")
@@ -80,8 +101,12 @@ def test_killed_distributed_run_resumes(tmp_path):
     while _latest(tmp_path / "run") < 40:
         assert p.poll() is None and time.time() - t < 240, p.communicate()[1][-3000:]
         time.sleep(0.01)
-    os.killpg(p.pid, signal.SIGKILL)  # the launcher and both workers die at once
+    procs = _descendants(p.pid)  # torchrun's workers may live in sessions of their own
+    for pid in [p.pid, *procs]:  # the launcher and both workers die at once
+        os.kill(pid, signal.SIGKILL)
     p.wait()
+    while any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in procs):
+        time.sleep(0.01)
     assert 40 <= _latest(tmp_path / "run") < 200
     shutil.copytree(tmp_path / "run", tmp_path / "run1")
     # resume with the same world size: bit-identical to the unbroken 2-process run

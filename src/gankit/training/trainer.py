@@ -23,13 +23,13 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..config import TrainConfig
 from ..data import EpochSampler, TensorData, load_dataset
-from ..data.toy import TOY_MODES
 from ..errors import GankitError
-from ..losses import build_objective, gradient_penalty, r1_penalty
-from ..models import build_models, pack, source_logits
+from ..losses import build_objective
+from ..models import build_models
 from . import checkpoint as ckpt
 from .distributed import setup_distributed, wrap_ddp
 from .ema import EMA
+from .games import game_for
 from .logger import RunLogger
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,8 @@ class Trainer:
         self.scaler_d, self.scaler_g = (torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
                                         for _ in range(2))
         self.objective = build_objective(cfg.loss, cfg.clip_value)
+        self.game = game_for(cfg.model)
+        self._batch = None
         self.gp_weight = self.objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
         self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr_generator)
         self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.lr_discriminator)
@@ -150,67 +152,35 @@ class Trainer:
         self.logger = RunLogger(self.run_dir, cfg.tensorboard) if self.dist.is_main else None
 
     # ------------------------------------------------------------------ the two updates
-    def _autocast(self):
+    def autocast(self):
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last and x.dim() == 4 else x
 
-    def _noise(self):
-        """Labels and noise for a global batch (this rank's slice): identical on every rank."""
-        B, G, part = self.cfg.batch_size, self.G, self.dist.slice
-        y = part(G.sample_labels(B, self.device))
-        return part(G.sample_z(B, self.device)), y
-
     def d_step(self):
-        """One discriminator update on a fresh minibatch of data and of noise."""
-        cfg, D = self.cfg, self.D_train
-        x, y = self.data.batch(self.dist.slice(self.sampler.next()), self.device)
-        x = self._inputs(x)
-        z, y_fake = self._noise()
-        with torch.no_grad(), self._autocast():
-            fake = self.G(z, y_fake).float()
-        if cfg.r1_gamma > 0:
-            x.requires_grad_(True)
-        m = cfg.pack
-        with self._autocast():
-            real_out, fake_out = D(pack(x, m), y), D(pack(fake, m), y_fake)
-        real, fake_logits = source_logits(real_out).float(), source_logits(fake_out).float()
-        loss = self.objective.d_loss(real, fake_logits)
-        if isinstance(real_out, tuple):  # AC-GAN: D also maximises the log-likelihood of the class, L_C
-            loss = loss + cfg.aux_weight * (F.cross_entropy(real_out[1].float(), y) +
-                                            F.cross_entropy(fake_out[1].float(), y_fake))
-        if self.gp_weight > 0:  # eps drawn for the global batch, like the noise
-            eps = self.dist.slice(torch.rand(cfg.batch_size // m, device=self.device))
-            loss = loss + self.gp_weight * gradient_penalty(lambda t: source_logits(self.D(t, y)),
-                                                            pack(x, m), pack(fake, m), eps)
-        if cfg.r1_gamma > 0:
-            loss = loss + cfg.r1_gamma / 2 * r1_penalty(real, x)
+        """One discriminator update on a fresh minibatch (of data, and of noise in the game)."""
+        self._batch = self.data.batch(self.dist.slice(self.sampler.next()), self.device)
+        loss, d_real, d_fake = self.game.d_loss(self, self._batch)
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler_d.scale(loss).backward()
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
         self.objective.after_d_step(self.D)
-        d_out = self.objective.d_output
-        return loss.detach(), d_out(real.detach()).mean(), d_out(fake_logits.detach()).mean()
+        return loss.detach(), d_real, d_fake
 
     def g_step(self):
-        """One generator update on fresh noise, through a frozen D."""
-        cfg, D = self.cfg, self.D
-        z, y_fake = self._noise()
-        D.requires_grad_(False)  # no weight gradients for D in G's step (plain D: no DDP bookkeeping)
-        with self._autocast():
-            out = D(pack(self.G_train(z, y_fake), cfg.pack), y_fake)
-        loss = self.objective.g_loss(source_logits(out).float())
-        if isinstance(out, tuple):
-            loss = loss + cfg.aux_weight * F.cross_entropy(out[1].float(), y_fake)
+        """One generator update through a frozen D (no weight gradients for D; the plain module,
+        so no DDP bookkeeping)."""
+        self.D.requires_grad_(False)
+        loss = self.game.g_loss(self, self._batch)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler_g.scale(loss).backward()
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
-        D.requires_grad_(True)
+        self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G)
         return loss.detach()
@@ -326,27 +296,18 @@ class Trainer:
 
     # ------------------------------------------------------------------ outputs and state
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Samples from the EMA generator when there is one, in eval mode."""
+    def generate(self, *inputs) -> torch.Tensor:
+        """G's output (from the EMA generator when there is one) in eval mode, without gradients."""
         G = self.ema.model if self.ema is not None else self.G
         was_training = G.training
         G.eval()
-        out = G(z, y)
+        out = G(*inputs)
         G.train(was_training)
         return out
 
     def save_samples(self, name: str) -> Path:
-        samples = self.generate(self.fixed_z, self.fixed_y)
-        reference, centres = None, None
-        if self.spec.kind == "points":
-            samples = self.generate(*self._points_noise())
-            reference = self.data.x[:2000]
-            centres = TOY_MODES[self.cfg.data][0]() if self.cfg.data in TOY_MODES else None
-        return self.logger.samples(samples, name, self.step, reference, centres)
-
-    def _points_noise(self):
-        g = torch.Generator().manual_seed(self.cfg.seed + 2)
-        return torch.randn(2000, self.cfg.z_dim, generator=g).to(self.device), None
+        samples, extra = self.game.preview(self)
+        return self.logger.samples(samples, name, self.step, **extra)
 
     def modules(self) -> dict:
         mods = {"generator": self.G, "discriminator": self.D}

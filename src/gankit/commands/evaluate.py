@@ -1,0 +1,53 @@
+"""``gankit evaluate RUN``: FID / KID / IS / PR / DC / mode metrics into RUN/eval.json and eval.md."""
+from __future__ import annotations
+
+import json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="measure a trained run (FID, KID, IS, precision/recall, modes)",
+        description="Sample a run's generator, extract features once, and compare them with the run's "
+                    "training data (reference features cached per dataset/split/size/extractor). "
+                    "Writes RUN/eval.json and RUN/eval.md. 2-D toy runs get the mode metrics instead.")
+    p.add_argument("run", help="run directory (from gankit train)")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated subset of fid,kid,is,pr,modes (default: all that apply; "
+                        "pr = precision/recall k=3 and density/coverage k=5)")
+    p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed for the samples")
+    p.add_argument("--evaluator", default=None, metavar="PATH",
+                   help="evaluator folder from `gankit train-evaluator` (lenet features and classes)")
+    p.add_argument("--extractor", default="lenet", choices=("lenet", "inception", "pixels"),
+                   help="feature space (default lenet, which needs --evaluator)")
+    p.add_argument("--inception-weights", default=None, metavar="PATH",
+                   help="pt_inception-2015-12-05 weights for --extractor inception")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="reference feature cache (default $GANKIT_CACHE or ~/.cache/gankit/stats)")
+    p.add_argument("--n-ref", type=int, default=50_000, help="at most this many real images (default 50000)")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator, not its EMA")
+    p.add_argument("--json", action="store_true", help="print eval.json instead of the summary")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import GankitError
+    from ..metrics.evaluate import evaluate_run
+
+    if args.n_ref < 2 or args.batch_size < 1:
+        raise GankitError("--n-ref must be >= 2 and --batch-size >= 1")
+    result = evaluate_run(args.run, metrics=args.metrics, n=args.n, seed=args.seed, extractor=args.extractor,
+                          evaluator=args.evaluator, inception_weights=args.inception_weights,
+                          cache_dir=args.cache_dir, n_ref=args.n_ref, ema=not args.no_ema,
+                          device=args.device, batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for key, value in result["metrics"].items():
+        print(f"{key:20s} {value:.6g}" if isinstance(value, float) else f"{key:20s} {value}")
+    for key, why in result.get("skipped", {}).items():
+        print(f"{key:20s} skipped: {why}")
+    print(f"wrote {args.run}/eval.json and eval.md")
+    return 0

@@ -1,0 +1,166 @@
+"""Feature extractors behind one interface: images in [-1, 1] -> features (+ class logits).
+
+Every metric is computed from one pass of an extractor over the images:
+
+* ``lenet``: a gankit-trained evaluator (:mod:`gankit.metrics.lenet`), penultimate activations
+  and class logits; the offline, domain-specific choice. Images whose channel count is a
+  multiple k ≤ 3 of the evaluator's (Stacked MNIST: 3 digits as R, G, B) are read channel by
+  channel: features are concatenated and the K^k joint classes get log-probabilities
+  Σ_c log p_c(d_c), class index d_0·K^(k-1) + ... + d_(k-1) (the first channel most significant);
+* ``inception``: the FID Inception-v3 (:mod:`gankit.metrics.inception`), pool3 (2048) features
+  and 1008 logits: the standard, comparable-across-papers choice;
+* ``pixels``: the flattened pixels themselves, no logits (a weights-free baseline for tests).
+
+``identity`` names the weights (a hash), so cached reference statistics never mix extractors.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["FeatureExtractor", "LeNetExtractor", "InceptionExtractor", "PixelExtractor",
+           "build_extractor", "EXTRACTORS"]
+
+EXTRACTORS = ("lenet", "inception", "pixels")
+
+
+class FeatureExtractor:
+    """``extract(images)`` -> ``{"features": (N, D) float32[, "logits": (N, C) float32]}`` on the CPU."""
+
+    name = "base"
+    identity = ""
+    num_classes = 0          # 0: no logits
+    batch_size = 256
+
+    def __init__(self, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        raise NotImplementedError
+
+    def key(self) -> str:
+        """The extractor part of a cache key: name and weights identity."""
+        return f"{self.name}-{self.identity}" if self.identity else self.name
+
+    @torch.no_grad()
+    def extract(self, images: Tensor | Iterable[Tensor]) -> dict[str, Tensor]:
+        """Features (and logits) of ``images``: one tensor (batched here) or an iterable of batches."""
+        batches = images.split(self.batch_size) if isinstance(images, Tensor) else images
+        feats, logits = [], []
+        for x in batches:
+            if x.dtype == torch.uint8:
+                x = x.float().div(127.5).sub(1.0)
+            f, lg = self._forward(x.to(self.device, torch.float32))
+            feats.append(f.float().cpu())
+            if lg is not None:
+                logits.append(lg.float().cpu())
+        if not feats:
+            raise ValueError("extract: no images")
+        out = {"features": torch.cat(feats)}
+        if logits:
+            out["logits"] = torch.cat(logits)
+        return out
+
+
+class LeNetExtractor(FeatureExtractor):
+    """Penultimate features and logits of a gankit evaluator (see :mod:`gankit.metrics.lenet`)."""
+
+    name = "lenet"
+
+    def __init__(self, model: nn.Module, device: str | torch.device = "cpu"):
+        super().__init__(device)
+        self.model = model.to(self.device).eval().requires_grad_(False)
+        self.identity = getattr(model, "identity", "") or _state_hash(model)
+        self.num_classes = model.num_classes
+
+    def channel_groups(self, channels: int) -> int:
+        """How many evaluator-sized channel groups an image of ``channels`` channels holds."""
+        c = self.model.in_channels
+        k = channels // c
+        if channels % c or not 1 <= k <= 3:
+            raise ValueError(f"the evaluator reads {c}-channel images; got {channels} channels "
+                             f"(only 1 to 3 stacked groups are supported)")
+        return k
+
+    def joint_classes(self, channels: int) -> int:
+        return self.num_classes ** self.channel_groups(channels)
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        k = self.channel_groups(x.shape[1])
+        size = self.model.image_size
+        if x.shape[-2:] != (size, size):  # real and fake go through the same resize
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        if k == 1:
+            h = self.model.features(x)
+            return h, self.model.classify(h)
+        feats, logp = [], None
+        for part in x.split(self.model.in_channels, dim=1):
+            h = self.model.features(part)
+            feats.append(h)
+            lp = F.log_softmax(self.model.classify(h), dim=1)
+            logp = lp if logp is None else (logp[:, :, None] + lp[:, None, :]).flatten(1)
+        return torch.cat(feats, dim=1), logp
+
+
+class InceptionExtractor(FeatureExtractor):
+    """Pool3 features and 1008 logits of :class:`~gankit.metrics.inception.FIDInceptionV3`."""
+
+    name = "inception"
+    batch_size = 50
+    num_classes = 1008
+
+    def __init__(self, model: nn.Module, device: str | torch.device = "cpu", identity: str | None = None):
+        super().__init__(device)
+        self.model = model.to(self.device).eval().requires_grad_(False)
+        self.identity = identity or _state_hash(model)
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.model(x)
+        return out["pool"], out["logits"]
+
+
+class PixelExtractor(FeatureExtractor):
+    """The flattened pixels as features (no classifier): FID in pixel space."""
+
+    name = "pixels"
+    batch_size = 4096
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, None]:
+        return x.flatten(1), None
+
+
+def _state_hash(model: nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def build_extractor(name: str, *, evaluator=None, inception_weights=None,
+                    device: str | torch.device = "cpu") -> FeatureExtractor:
+    """An extractor by name; ``evaluator`` is a folder or a loaded LeNet for ``lenet``."""
+    from ..errors import GankitError
+
+    if name == "lenet":
+        if evaluator is None:
+            raise GankitError("the lenet extractor needs an evaluator; train one with "
+                              "`gankit train-evaluator --data DATA --out DIR` and pass --evaluator DIR")
+        if not isinstance(evaluator, nn.Module):
+            from .lenet import load_evaluator
+
+            evaluator = load_evaluator(evaluator, device)
+        return LeNetExtractor(evaluator, device)
+    if name == "inception":
+        from .inception import find_inception_weights, load_inception
+
+        file = find_inception_weights(inception_weights)
+        identity = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+        return InceptionExtractor(load_inception(file, device), device, identity)
+    if name == "pixels":
+        return PixelExtractor(device)
+    raise GankitError(f"unknown extractor {name!r}; choose one of: {', '.join(EXTRACTORS)}")
