@@ -50,7 +50,7 @@ class TrainConfig:
     clip_value: float = 0.01          # WGAN weight clipping
     aux_weight: float = 1.0           # AC-GAN class loss weight
     # --- optimisation
-    epochs: int | None = None
+    epochs: int | None = None         # passes over the data (1 when neither epochs nor steps is set)
     steps: int | None = None          # generator steps (overrides epochs)
     batch_size: int = 64
     n_critic: int = 1                 # k: discriminator steps per generator step
