@@ -19,7 +19,7 @@ DEFAULT_PRESET = "dcgan-digits"
 
 
 # ---------------------------------------------------------------------- train
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
+def add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (``--n-critic`` for ``n_critic``); absent flags change nothing."""
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN",
                    help="continue the run in RUN (or --out) from its latest checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    _add_config_flags(t)
+    add_config_flags(t)
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid")
