@@ -137,3 +137,33 @@ def test_amp_bf16_and_channels_last_train_on_cpu(tmp_path):
     assert result["steps"] == 3
     G = gankit.load(tmp_path / "run")
     assert torch.isfinite(G.sample(4, seed=0)).all()
+
+
+def test_distributed_evaluation_gathers_features(tmp_path):
+    """`gankit evaluate` under torchrun: each process samples and extracts its share, features are
+    all-gathered in sample order, rank 0 writes eval.json: the same numbers as one process."""
+    import json
+
+    run, ev = tmp_path / "run", tmp_path / "ev"
+    _single(["--model", "cgan", "--image-size", "8", "--g-width", "8", "--d-width", "8", "--z-dim", "8",
+             "--batch-size", "32", "--steps", "5", "--no-progress", "--no-tensorboard"], run)
+    r = subprocess.run([sys.executable, "-m", "gankit", "train-evaluator", "--data", "digits", "--image-size", "8",
+                        "--epochs", "1", "--width", "4", "--hidden", "16", "--out", str(ev)],
+                       env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    args = ["evaluate", str(run), "--evaluator", str(ev), "--num-samples", "301", "--cache-dir", str(tmp_path / "cache"),
+            "--metrics", "fid,is,pr,modes"]
+    r = subprocess.run([sys.executable, "-m", "gankit", *args], env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    one = json.loads((run / "eval.json").read_text())
+    (run / "eval.json").unlink()
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                        "-m", "gankit", *args], env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    two = json.loads((run / "eval.json").read_text())
+    assert two["processes"] == 2 and "processes" not in one
+    assert one["metrics"].keys() == two["metrics"].keys() and "class_accuracy" in one["metrics"]
+    finite = {k: v for k, v in one["metrics"].items() if v is not None}
+    assert {"fid", "is", "precision", "recall", "class_accuracy"} <= finite.keys()
+    for k, v in one["metrics"].items():  # None marks a non-finite value (e.g. KL to a class never predicted)
+        assert (two["metrics"][k] is None) if v is None else two["metrics"][k] == pytest.approx(v, rel=1e-4, abs=1e-6), k

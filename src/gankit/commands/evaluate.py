@@ -14,7 +14,9 @@ def register(subparsers) -> None:
     p.add_argument("--metrics", default=None,
                    help="comma-separated subset of fid,kid,is,pr,modes (default: all that apply; "
                         "pr = precision/recall k=3 and density/coverage k=5)")
-    p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
+    p.add_argument("--n", "--num-samples", dest="n", type=int, default=10_000,
+                   help="generated samples (default 10000; spell it --num-samples under torchrun, whose "
+                        "own parser takes --n for one of its options)")
     p.add_argument("--seed", type=int, default=0, help="noise seed for the samples")
     p.add_argument("--evaluator", default=None, metavar="PATH",
                    help="evaluator folder from `gankit train-evaluator` (lenet features and classes)")

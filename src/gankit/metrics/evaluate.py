@@ -53,13 +53,17 @@ def parse_metrics(spec: str | list[str] | None, kind: str = "image") -> list[str
 
 @torch.no_grad()
 def sample_generator(G, n: int, seed: int = 0, batch_size: int = 500,
-                     device: str | torch.device = "cpu") -> tuple[Tensor, Tensor | None]:
-    """``n`` samples of ``G`` (CPU tensor) and the requested labels (balanced) for conditional G."""
+                     device: str | torch.device = "cpu", rows: tuple[int, int] | None = None
+                     ) -> tuple[Tensor, Tensor | None]:
+    """``n`` samples of ``G`` (CPU tensor) and the requested labels (balanced) for conditional G.
+    ``rows=(lo, hi)`` generates only those rows of the same n (one process's share)."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, G.z_dim, generator=g)
     y = None
     if G.num_classes:
         y = (torch.arange(n) % G.num_classes)[torch.randperm(n, generator=g)]
+    if rows is not None:
+        z, y = z[rows[0]:rows[1]], None if y is None else y[rows[0]:rows[1]]
     was = G.training
     G.eval()
     out = [G(zb.to(device), None if y is None else yb.to(device)).float().cpu()
@@ -135,11 +139,14 @@ def evaluate_run(run: str | Path, *, metrics: str | list[str] | None = None, n: 
     With another extractor, an ``evaluator`` still provides the class metrics.
     """
     from ..pretrained import load
+    from ..training.distributed import setup_distributed
 
     if n < 2:
         raise GankitError(f"--n must be at least 2 (got {n})")
     run = Path(run)
     t0 = time.perf_counter()
+    # under torchrun, each process samples and extracts its share; features are gathered
+    dist, device = setup_distributed(torch.device(device))
     G = load(run, ema=ema, device=device)
     cfg, spec = G.config, G.data_spec
     chosen = parse_metrics(metrics, spec.kind)
@@ -151,7 +158,7 @@ def evaluate_run(run: str | Path, *, metrics: str | list[str] | None = None, n: 
         values, skipped = _points(G, cfg, chosen, n, seed, batch_size, device, times)
     else:
         values, skipped = _images(G, cfg, spec, run, chosen, n, seed, extractor, evaluator, inception_weights,
-                                  cache or FeatureCache(cache_dir), n_ref, batch_size, device, times, result)
+                                  cache or FeatureCache(cache_dir), n_ref, batch_size, device, times, result, dist)
     non_finite = sorted(k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v))
     result["metrics"] = {k: (v if not (isinstance(v, float) and not math.isfinite(v)) else None)
                          for k, v in values.items()}
@@ -161,7 +168,9 @@ def evaluate_run(run: str | Path, *, metrics: str | list[str] | None = None, n: 
         result["skipped"] = skipped
     times["total"] = time.perf_counter() - t0
     result["time_s"] = {k: round(v, 3) for k, v in times.items()}
-    if write:
+    if dist.enabled:
+        result["processes"] = dist.world_size
+    if write and dist.is_main:
         from ..training.checkpoint import write_json
 
         write_json(run / "eval.json", result)
@@ -196,7 +205,7 @@ def _points(G, cfg, chosen, n, seed, batch_size, device, times) -> tuple[dict, d
 
 
 def _images(G, cfg, spec, run, chosen, n, seed, extractor, evaluator, inception_weights, cache,
-            n_ref, batch_size, device, times, result) -> tuple[dict, dict]:
+            n_ref, batch_size, device, times, result, dist) -> tuple[dict, dict]:
     from ..data import load_dataset
 
     classifier = None
@@ -228,15 +237,24 @@ def _images(G, cfg, spec, run, chosen, n, seed, extractor, evaluator, inception_
 
     t = time.perf_counter()
     data = load_dataset(cfg)
+    if not dist.is_main:  # rank 0 fills the cache first; the others then read it
+        dist.barrier()
     ref = cache.reference(data, extractor, dataset=cfg.data, split=cfg.split, max_count=n_ref)
+    if dist.is_main:
+        dist.barrier()
     times["reference"] = time.perf_counter() - t
     result["reference"] = {"count": len(ref.features), "cache_file": str(ref.path), "cached": ref.cached}
 
     t = time.perf_counter()
-    x, requested = sample_generator(G, n, seed, batch_size, device)
+    x, requested = sample_generator(G, n, seed, batch_size, device, rows=dist.shard(n) if dist.enabled else None)
     times["sample"] = time.perf_counter() - t
     t = time.perf_counter()
     fake = extractor.extract(x)
+    if classifier is not None and classifier is not extractor and "modes" in chosen:
+        fake["class_logits"] = classifier.extract(x)["logits"]
+    fake = {k: dist.gather_rows(v) for k, v in fake.items()}  # all n, in sample order
+    if requested is not None and dist.enabled:
+        requested = dist.gather_rows(requested)
     times["features"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -250,7 +268,7 @@ def _images(G, cfg, spec, run, chosen, n, seed, extractor, evaluator, inception_
             skipped["modes"] = (f"the evaluator predicts {joint} classes for these images, "
                                 f"the data has {spec.num_classes}")
         else:
-            logits = fake["logits"] if classifier is extractor else classifier.extract(x)["logits"]
+            logits = fake["logits"] if classifier is extractor else fake["class_logits"]
             values.update(class_metrics(logits, joint, requested))
     times["metrics"] = time.perf_counter() - t
     if notes:

@@ -49,6 +49,25 @@ class DistInfo:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
+    def shard(self, n: int) -> tuple[int, int]:
+        """[lo, hi) of this rank's contiguous share of n items (shares differ by at most one)."""
+        return self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size
+
+    def gather_rows(self, t: torch.Tensor) -> torch.Tensor:
+        """Concatenate every rank's rows in rank order (a collective: call it on every rank)."""
+        if not self.enabled:
+            return t
+        dev = _collective_device()
+        n = torch.tensor([t.shape[0]], device=dev)
+        sizes = [torch.zeros_like(n) for _ in range(self.world_size)]
+        dist.all_gather(sizes, n)
+        sizes = [int(s) for s in sizes]
+        padded = torch.zeros((max(sizes), *t.shape[1:]), dtype=t.dtype, device=dev)
+        padded[: t.shape[0]] = t.to(dev)
+        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(parts, padded)
+        return torch.cat([p[:k] for p, k in zip(parts, sizes)]).to(t.device)
+
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
