@@ -146,4 +146,6 @@ def test_epoch_sampler_is_a_function_of_seed_and_position():
 
 
 def test_registry_names():
-    assert DATASETS.names() == sorted(["digits", "mnist", "fashion-mnist", "cifar10", "folder", "ring", "grid", "spiral", "stacked-mnist"])
+    assert DATASETS.names() == sorted(["digits", "mnist", "fashion-mnist", "cifar10", "folder", "ring", "grid", "spiral", "stacked-mnist",
+                                     "edges2mnist", "paired-folder", "mnist2digits", "digits2inverted",
+                                     "unpaired-folder"])

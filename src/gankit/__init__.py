@@ -6,3 +6,4 @@ from .pretrained import load  # noqa: E402
 from .training import Trainer, train  # noqa: E402
 
 __all__ = ["TrainConfig", "Trainer", "train", "load", "__version__"]
+from . import translation  # noqa: F401

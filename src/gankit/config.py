@@ -20,7 +20,7 @@ PRESET_DIR = Path(__file__).parent / "presets"
 @dataclass
 class TrainConfig:
     # --- what to train
-    model: str = "dcgan"              # mlp | dcgan | cgan | acgan
+    model: str = "dcgan"              # mlp | dcgan | cgan | acgan | pix2pix | cyclegan
     loss: str = "nonsaturating"       # minimax | nonsaturating | wasserstein | wgan-gp | lsgan | hinge
     data: str = "digits"              # digits | mnist | fashion-mnist | cifar10 | folder | ring | grid | spiral
     data_root: str | None = None
@@ -49,6 +49,10 @@ class TrainConfig:
     r1_gamma: float = 0.0             # R1 penalty gamma (0 = off)
     clip_value: float = 0.01          # WGAN weight clipping
     aux_weight: float = 1.0           # AC-GAN class loss weight
+    l1_weight: float = 100.0          # pix2pix: lambda of the L1 term (Isola et al. 2017, Eq. 4)
+    cycle_weight: float = 10.0        # CycleGAN: lambda of the cycle-consistency loss (Zhu et al. 2017, Eq. 3)
+    identity_weight: float = 0.5      # CycleGAN: identity loss weight, as a fraction of cycle_weight
+    pool_size: int = 50               # CycleGAN: image history buffer (Shrivastava et al. 2017)
     # --- optimisation
     epochs: int | None = None         # passes over the data (1 when neither epochs nor steps is set)
     steps: int | None = None          # generator steps (overrides epochs)
@@ -148,7 +152,8 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {v})")
-        for name in ("sample_every", "checkpoint_every", "r1_gamma", "clip_value", "aux_weight"):
+        for name in ("sample_every", "checkpoint_every", "r1_gamma", "clip_value", "aux_weight", "l1_weight",
+                     "cycle_weight", "identity_weight", "pool_size"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.gp_weight is not None and self.gp_weight < 0:

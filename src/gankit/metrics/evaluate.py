@@ -149,6 +149,9 @@ def evaluate_run(run: str | Path, *, metrics: str | list[str] | None = None, n: 
     dist, device = setup_distributed(torch.device(device))
     G = load(run, ema=ema, device=device)
     cfg, spec = G.config, G.data_spec
+    if not hasattr(G, "sample_z"):
+        raise GankitError(f"{run} is a {cfg.model} run (image-to-image): gankit evaluate measures noise-to-image "
+                          f"generators; use bench/translation.py's L1/SSIM/accuracy for translations")
     chosen = parse_metrics(metrics, spec.kind)
     result = {"run": str(run), "data": cfg.data, "split": cfg.split, "shape": list(spec.shape),
               "conditional": bool(G.num_classes), "n": n, "seed": seed, "ema": ema,

@@ -23,6 +23,20 @@ class Game:
     """Base class: ``d_loss`` and ``g_loss`` take the trainer (for G, D, objective, config, AMP
     and distributed helpers) and the batch of the current discriminator step."""
 
+    #: True when the game reads (a, b) image pairs (ImagePairs data), not (samples, labels).
+    needs_pairs = False
+
+    def state_dict(self) -> dict:
+        """Game state saved with each checkpoint (e.g. CycleGAN's image history buffer)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def scalars(self) -> dict[str, float]:
+        """Extra loss terms to log at each log step (host values; called only then)."""
+        return {}
+
     def d_loss(self, t, batch) -> tuple[Tensor, Tensor, Tensor]:
         """Returns (loss, D(x) report, D(G(z)) report)."""
         raise NotImplementedError

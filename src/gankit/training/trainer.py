@@ -118,6 +118,10 @@ class Trainer:
                                         for _ in range(2))
         self.objective = build_objective(cfg.loss, cfg.clip_value)
         self.game = game_for(cfg.model)
+        if self.game.needs_pairs != hasattr(data, "paired"):
+            raise GankitError(f"--model {cfg.model} cannot train on --data {cfg.data}: "
+                              + ("it translates image pairs; use a paired/unpaired dataset such as edges2mnist"
+                                 if self.game.needs_pairs else "that dataset holds image pairs for pix2pix/cyclegan"))
         self._batch = None
         self.gp_weight = self.objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
         self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr_generator)
@@ -212,6 +216,7 @@ class Trainer:
                         bar.update(self.step)
                         continue
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+                    values.update(self.game.scalars())
                     self.elapsed = time.perf_counter() - t0
                     if main:
                         self.logger.scalars(self.step, {**values, "epoch": self.sampler.epoch, "time": self.elapsed})
@@ -327,6 +332,7 @@ class Trainer:
                  "opt_d": self.opt_d.state_dict(), "rng": rng_state(),
                  "ema_updates": self.ema.updates if self.ema is not None else 0}
         state["scaler_d"], state["scaler_g"] = self.scaler_d.state_dict(), self.scaler_g.state_dict()
+        state["game"] = self.game.state_dict()
         if not self.dist.is_main:  # rank 0 alone writes
             return None
         return ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, self.cfg.keep_checkpoints)
@@ -348,6 +354,7 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = lr * self.lr_scale
         set_rng_state(state["rng"])
+        self.game.load_state_dict(state.get("game", {}))
         if state.get("scaler_d"):
             self.scaler_d.load_state_dict(state["scaler_d"])
             self.scaler_g.load_state_dict(state["scaler_g"])
