@@ -1,0 +1,139 @@
+"""Shared by the quality benchmarks (``mnist_quality``, ``stacked_mnist``): the MNIST evaluator,
+one train-then-evaluate through the public API (``gankit.Trainer``, ``gankit.metrics.evaluate_run``),
+markdown tables and the writer of a benchmark's own section of docs/benchmarks.md."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from gankit import Trainer  # noqa: E402
+from gankit.metrics import evaluate_run  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+MNIST_ROOT = ROOT.parent / "shared" / "data" / "mnist"           # only the 10,000-image test split
+EVALUATOR = ROOT.parent / "evaluators" / "lenet-mnist-28"          # bench/bench_evaluator.py --save-dir
+EVALUATOR_COMMAND = ("gankit train-evaluator --data mnist --data-root ../shared/data/mnist --split test "
+                     "--held-out 2000 --out ../evaluators/lenet-mnist-28")
+QUIET = dict(progress=False, tensorboard=False, download=False, device="cpu")
+
+
+def mnist_evaluator(path: str | Path | None, data_root: Path, quick: bool):
+    """The LeNet evaluator and a line describing it.
+
+    ``path`` given: load it (training the standard one there first if the folder is empty, as
+    EVALUATOR_COMMAND does). ``quick`` without ``path``: a tiny LeNet trained here in ~2 s on
+    4,000 test digits (a smoke test needs finite numbers, not a good evaluator).
+    """
+    from gankit import TrainConfig
+    from gankit.data import load_dataset
+    from gankit.metrics.lenet import accuracy, load_evaluator, train_evaluator, train_lenet
+
+    if path is None and quick:
+        cfg = TrainConfig(data="mnist", data_root=str(data_root), split="test", download=False).validate()
+        data = load_dataset(cfg)
+        x, y = data.all_images(), data.y
+        model = train_lenet(x[:4000], y[:4000], 10, epochs=1, width=8, hidden=32, lr=5e-3, seed=0)
+        acc = accuracy(model, x[-2000:], y[-2000:])
+        return model, f"a tiny LeNet trained for this smoke test ({100 * acc:.1f}% on 2,000 held-out digits)"
+    path = Path(path or EVALUATOR)
+    if not (path / "config.json").is_file():
+        print(f"no evaluator at {path}: training it ({EVALUATOR_COMMAND})", flush=True)
+        train_evaluator(data="mnist", out=path, data_root=str(data_root), split="test", held_out=2000)
+    model = load_evaluator(path)
+    acc = model.config.get("held_out_accuracy")
+    return model, (f"`{path.name}` (LeNet trained on 8,000 digits of the test split, "
+                   f"{100 * acc:.1f}% on the other 2,000)" if acc else f"`{path}`")
+
+
+def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, cache_dir=None,
+                       seed: int = 0, reuse: bool = False) -> dict:
+    """Train ``cfg`` in ``run_dir`` (replacing an earlier run there), evaluate it with
+    ``evaluate_run`` (eval.json in the run), return the metrics with the wall times.
+
+    The row is also kept in ``run_dir/bench.json``; with ``reuse``, a run whose bench.json was made
+    with the same config, evaluator and protocol is read back instead of trained again (to resume
+    an interrupted benchmark, or to assemble one table from runs trained by parallel invocations).
+    """
+    from gankit.metrics.features import LeNetExtractor
+
+    key = {"config": cfg.to_dict(), "evaluator": LeNetExtractor(evaluator).identity, "n": n,
+           "metrics": metrics, "seed": seed}
+    record = run_dir / "bench.json"
+    if reuse and record.is_file():
+        saved = json.loads(record.read_text())
+        if saved.get("key") == key:
+            return {**saved["result"], "reused": True}
+    summary = Trainer(cfg, run_dir, overwrite=True).train()
+    result = evaluate_run(run_dir, evaluator=evaluator, n=n, metrics=metrics, cache_dir=cache_dir, seed=seed)
+    row = {**result["metrics"], "train_s": summary["wall_time_s"], "eval_s": result["time_s"]["total"],
+           "steps": summary["steps"], "run": str(run_dir)}
+    record.write_text(json.dumps({"key": key, "result": row}, indent=1) + "\n")
+    return row
+
+
+def out_dir(given: Path | None, name: str, quick: bool) -> Path:
+    """Where a benchmark's runs go: ``given``, else runs/bench/<name> (quick: a new temporary folder)."""
+    if given is not None:
+        return given
+    return Path(tempfile.mkdtemp(prefix=f"{name}-")) if quick else ROOT / "runs" / "bench" / name
+
+
+def fmt(v, digits: int = 3) -> str:
+    """A table cell: em dash for missing/non-finite, ints as they are, floats to ``digits`` significant."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:.0f}"
+
+
+def fixed(v, decimals: int = 2) -> str:
+    """A table cell with a fixed number of decimals (em dash for missing/non-finite)."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:.{decimals}f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def run_times(rows: list[dict]) -> str:
+    train, ev = sum(r["train_s"] for r in rows), sum(r["eval_s"] for r in rows)
+    return (f"Time: {train / 60:.0f} min of training and {ev / 60:.0f} min of evaluation in all, for {len(rows)} "
+            f"runs (sums of the per-run wall times)")
+
+
+def machine() -> str:
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs (load average {load} at "
+            f"the end), torch {torch.__version__} on {torch.get_num_threads()} thread(s), "
+            f"Python {platform.python_version()}")
+
+
+def write_section(path: Path, title: str, body: str) -> None:
+    """Replace (or append) the section ``## title`` of ``path``; other sections stay as they are."""
+    heading = f"## {title}"
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    text = f"{heading}\n\n{body.strip()}\n\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new.rstrip("\n") + "\n")
+
+
+def timer() -> float:
+    return time.perf_counter()

@@ -1,0 +1,200 @@
+"""Stacked MNIST mode coverage (issue 5, part 2): DCGAN with and without the mode-collapse remedies.
+
+    OMP_NUM_THREADS=1 python -m bench stacked_mnist [--quick] [--steps N] [--variants dcgan,pacdcgan2]
+        [--evaluator DIR] [--data-root DIR] [--n 26000] [--no-write]
+
+Stacked MNIST (Metz et al. 2017, §3.3): three MNIST digits as the R, G, B channels, 1,000 modes
+(``gankit.data.stacked``), here built from the MNIST *test* split (10,000 stacked images; the
+only split available offline). Each variant trains the same DCGAN (preset ``stacked-mnist``)
+for the same number of generator steps, with one remedy switched on or not. Each run is then
+evaluated as in VEEGAN (Srivastava et al. 2017, §5.2) and PacGAN (Lin et al. 2018, §5.2): 26,000
+samples, each channel classified by the LeNet MNIST evaluator, *modes* = how many of the 1,000
+digit triples are hit at least once, *KL* = KL(mode histogram ‖ uniform) (``gankit evaluate
+--n 26000``, ``classes_seen`` and ``class_kl`` in eval.json), plus FID on the evaluator's
+per-channel features. Targets: >= 990 modes and KL <= 0.1. The same numbers for real images give
+the ceiling. Writes docs/benchmarks.md (its own section) and docs/images/quality-stacked-mnist.png
+unless --quick or --no-write. ``--quick``: tiny models, a few steps, a tiny evaluator (< 1 min).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # python bench/stacked_mnist.py
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._quality import (DOC, MNIST_ROOT, QUIET, fmt, machine,  # noqa: E402
+                            mnist_evaluator, out_dir, run_times, table, train_and_evaluate, write_section)
+
+SECTION = "Stacked MNIST mode coverage"
+PRESET = "stacked-mnist"
+STEPS = 6000
+#: name -> (what it adds to the preset, the remedy in words)
+VARIANTS = {
+    "dcgan": ({}, "none (the preset: DCGAN, non-saturating loss, no EMA)"),
+    "dcgan-ema": ({"ema_decay": 0.999}, "EMA of G's weights, 0.999 (Yazıcı et al. 2019)"),
+    "pacdcgan2": ({"pack": 2}, "PacGAN packing m = 2 (Lin et al. 2018)"),
+    "pacdcgan4": ({"pack": 4}, "PacGAN packing m = 4"),
+    "sn-hinge": ({"spectral_norm": True, "loss": "hinge"}, "spectral norm in D + hinge loss (Miyato et al. 2018)"),
+    "pacdcgan2-ema": ({"pack": 2, "ema_decay": 0.999}, "packing m = 2 and EMA 0.999"),
+}
+DEFAULT_VARIANTS = ("dcgan", "pacdcgan2", "pacdcgan2-ema")
+QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32, log_every=2)
+#: Lin et al. 2018 (PacGAN), Table 2: the VEEGAN setting (DCGAN with 4 conv layers in D, 128,000
+#: stacked images from the 60,000-digit train split, 50 epochs of batch 64, 26,000 samples;
+#: the first four rows are VEEGAN's, Srivastava et al. 2017, Table 3). Read from the authors'
+#: results/Table2.png in github.com/fjxmlzn/PacGAN (stacked_MNIST_experiments), whose
+#: VEEGAN_experiment/config.py sets num_training_sample 128000, num_test_sample 26000, epoch 50.
+PAPERS = [("DCGAN (VEEGAN's run)", "99.0", "3.40"), ("Unrolled GAN", "48.7", "4.32"), ("VEEGAN", "150.0", "2.95"),
+          ("DCGAN (PacGAN's run)", "78.9 ± 6.5", "4.50 ± 0.13"), ("PacDCGAN2", "1000.0 ± 0.0", "0.06 ± 0.003"),
+          ("PacDCGAN3", "1000.0 ± 0.0", "0.06 ± 0.003"), ("PacDCGAN4", "1000.0 ± 0.0", "0.07 ± 0.005")]
+MODES_TARGET, KL_TARGET = 990, 0.1
+
+
+def config(variant: str, steps: int, data_root: Path, quick: bool):
+    from gankit import TrainConfig
+    from gankit.config import read_config_file
+
+    cfg = TrainConfig.from_dict(read_config_file(PRESET), PRESET)
+    run = dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
+               checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
+    return cfg.replace(**{**run, **VARIANTS[variant][0], **(QUICK if quick else {})})
+
+
+def real_rows(evaluator, data_root: Path, n: int) -> list[dict]:
+    """Modes and KL of real Stacked MNIST: the 10,000 training images, and ``n`` fresh triples of
+    test digits (what a perfect sampler of the underlying distribution would score)."""
+    import torch
+
+    from gankit import TrainConfig
+    from gankit.data import load_dataset
+    from gankit.data.stacked import stack_digits
+    from gankit.metrics import stacked_mnist_modes
+
+    cfg = TrainConfig(data="stacked-mnist", data_root=str(data_root), split="test", download=False).validate()
+    train = load_dataset(cfg)
+    mnist = load_dataset(cfg.replace(data="mnist"))
+    idx = torch.randint(len(mnist), (n, 3), generator=torch.Generator().manual_seed(1))
+    fresh, _ = stack_digits(mnist.x, mnist.y, idx)
+    rows = []
+    for name, images in ((f"real: the {len(train):,} training images", train.x),
+                         (f"real: {n:,} fresh triples of test digits", fresh)):
+        m = stacked_mnist_modes(images.float().div(127.5).sub(1), evaluator)
+        rows.append({"variant": name, "classes_seen": m["modes"], "class_kl": m["kl"]})
+    return rows
+
+
+def save_grid(run: str, path: Path) -> Path:
+    import gankit
+    from gankit.utils.images import save_image_grid
+
+    return save_image_grid(gankit.load(run).sample(64, seed=0), path, nrow=8, scale=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny smoke test; does not touch docs/")
+    ap.add_argument("--steps", type=int, default=None, help=f"generator steps per run (default {STEPS}; quick 4)")
+    ap.add_argument("--variants", default=None, help=f"of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})")
+    ap.add_argument("--data-root", type=Path, default=MNIST_ROOT, help="MNIST root (only the test split is used)")
+    ap.add_argument("--evaluator", default=None, help="LeNet MNIST evaluator folder (default "
+                                                       "../evaluators/lenet-mnist-28; quick: a tiny one)")
+    ap.add_argument("--n", type=int, default=None, help="samples per evaluation (default 26000; quick 500)")
+    ap.add_argument("--out", type=Path, default=None, help="run folders (default runs/bench/stacked_mnist)")
+    ap.add_argument("--doc", type=Path, default=None, help="write the section here (default docs/benchmarks.md, "
+                                                          "not with --quick)")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="read back runs already trained and evaluated with the "
+                                                        "same settings in --out (resume; parallel invocations)")
+    args = ap.parse_args(argv)
+    quick = args.quick
+    steps = args.steps or (4 if quick else STEPS)
+    n = args.n or (500 if quick else 26_000)
+    variants = [v for v in (args.variants or ",".join(DEFAULT_VARIANTS)).split(",") if v]
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad:
+        ap.error(f"unknown variant {', '.join(bad)}; choose from: {', '.join(VARIANTS)}")
+    out = out_dir(args.out, "stacked_mnist", quick)
+    doc = None if args.no_write or (quick and args.doc is None) else (args.doc or DOC)
+    data_root = args.data_root.resolve()
+
+    t_start = time.perf_counter()
+    evaluator, ev_text = mnist_evaluator(args.evaluator, data_root, quick)
+    cache = out / "feature-cache" if quick else None
+    print(f"evaluator: {ev_text}; {steps} generator steps per run; {n} samples per evaluation", flush=True)
+    results = real_rows(evaluator, data_root, n)
+    for r in results:
+        print(f"{r['variant']:40s} modes {r['classes_seen']:4d}  KL {r['class_kl']:.3f}", flush=True)
+    for v in variants:
+        cfg = config(v, steps, data_root, quick)
+        r = train_and_evaluate(cfg, out / v, evaluator, n=n, metrics="fid,modes", cache_dir=cache,
+                               reuse=args.reuse)
+        r["variant"] = v
+        results.append(r)
+        print(f"{v:40s} modes {r['classes_seen']:4d}  KL {fmt(r['class_kl'], 3):>5s}  FID {fmt(r['fid'], 4)}  "
+              f"train {r['train_s']:.0f} s  eval {r['eval_s']:.0f} s", flush=True)
+    total = time.perf_counter() - t_start
+    header = ["run", "remedy", "modes (of 1000)", "KL", "FID", "train s"]
+    rows = [[r["variant"], VARIANTS[r["variant"]][1] if r["variant"] in VARIANTS else "—",
+             str(r["classes_seen"]), fmt(r["class_kl"], 3), fmt(r.get("fid"), 4),
+             f"{r['train_s']:.0f}" if "train_s" in r else "—"] for r in results]
+    text = table(header, rows)
+    print("\n" + text + f"\n\ntotal {total / 60:.1f} min")
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    if doc is not None:
+        trained = [r for r in results if "run" in r]
+        best = max(trained, key=lambda r: (r["classes_seen"], -r["class_kl"]))
+        grid = save_grid(best["run"], doc.parent / "images" / "quality-stacked-mnist.png")
+        write_section(doc, SECTION, report(results, best, grid, text, steps, n, ev_text, doc, argv))
+        print(f"wrote {doc} and {grid}")
+    return 0
+
+
+def report(results, best, grid, text, steps, n, ev_text, doc, argv) -> str:
+    command = "OMP_NUM_THREADS=1 python -m bench stacked_mnist" + "".join(f" {a}" for a in argv or [])
+    trained = [r for r in results if "run" in r]
+    hit = [r["variant"] for r in trained if r["classes_seen"] >= MODES_TARGET and r["class_kl"] <= KL_TARGET]
+    papers = table(["model (paper)", "modes (of 1000)", "KL"], [list(p) for p in PAPERS])
+    return "\n".join([
+        f"Command: `{command}`  ",
+        f"Date: {time.strftime('%Y-%m-%d')}  ",
+        f"Machine: {machine()}  ",
+        run_times(trained),
+        "",
+        "**Data: Stacked MNIST built from the MNIST *test* split (10,000 digits), the only MNIST split "
+        "available offline**: 10,000 stacked training images, each channel a digit of the test split "
+        "(`--data stacked-mnist --data-root ../shared/data/mnist --split test`), so about 10 training "
+        "images per mode.",
+        "",
+        f"Every run: preset `{PRESET}` (DCGAN at 28x28x3, z 100, widths 64, batch 64, Adam 2e-4, "
+        f"betas (0.5, 0.999), non-saturating loss) for **{steps} generator steps** "
+        f"({steps * 64 / 10_000:.0f} epochs of the 10,000 images), seed 0, one remedy switched on per row. "
+        f"Evaluation (`gankit evaluate RUN --evaluator DIR --n {n}`): {n:,} samples; each channel "
+        f"classified by the evaluator, {ev_text}; modes = digit triples hit at least once, KL = "
+        "KL(mode histogram ‖ uniform) (0 balanced; log 1000 = 6.91 for one mode); FID on the "
+        "concatenated per-channel LeNet features (domain FID, for comparing rows only). The first "
+        "two rows measure real images with the same classifier: the ceiling of these numbers.",
+        "",
+        text,
+        "",
+        f"Targets (≥ {MODES_TARGET} modes and KL ≤ {KL_TARGET}): "
+        + (f"reached by {', '.join(hit)}." if hit else f"not reached by any run within {steps} generator steps."),
+        "",
+        "Published numbers (Lin et al. 2018, PacGAN, Table 2, with VEEGAN's numbers for the first rows: "
+        "the same 26,000-sample protocol, but 128,000 stacked images from the 60,000-digit train split "
+        "and 50 epochs of batch 64, about 100,000 generator steps on a GPU, and a 4-layer DCGAN "
+        "discriminator). Read from the authors' repository, github.com/fjxmlzn/PacGAN, "
+        "`stacked_MNIST_experiments/results/Table2.png` and `VEEGAN_experiment/config.py`:",
+        "",
+        papers,
+        "",
+        f"Samples of {best['variant']} (64 samples, seed 0): "
+        f"![stacked MNIST]({Path(grid).resolve().relative_to(doc.resolve().parent).as_posix()})",
+    ])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

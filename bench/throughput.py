@@ -1,0 +1,516 @@
+"""Training throughput on the CPU: gankit's Trainer vs pytorch/examples' dcgan ``main.py``, side by side.
+
+    OMP_NUM_THREADS=1 python -m bench throughput --reference-main /work/ref/dcgan_main.py [--quick]
+    (or python bench/throughput.py ...)
+
+Every measured run is its own process with the same thread settings (``--threads``, default 1, set as
+OMP_NUM_THREADS/MKL_NUM_THREADS and ``torch.set_num_threads``). Runs are interleaved in rounds
+(reference, gankit variants, ...; the order reversed every other round) and each figure is the
+median over rounds of the per-round ratio, since the machine is shared and noisy. Images/s =
+batch * iterations / wall time, over the iterations after ``warmup`` (start-up, first-iteration
+allocations and torch.compile excluded); images/CPU-s divides by the CPU time (user + system) those
+iterations used instead (main.py's DataLoader workers included, read from /proc): on a busy shared
+machine wall time mostly measures the neighbours, CPU time the work per image.
+
+* ``main.py`` (``--reference-main``, a local copy that is never committed): run as
+  ``main.py --dataset mnist --dataroot TMP --niter 1 --workers W --manualSeed S`` on the CPU; its
+  per-iteration log lines are timestamped as they arrive (``python -u``). TMP is a temporary
+  torchvision MNIST root whose ``train-*`` files are the *test* split (10,000 digits, the only
+  split offline), decompressed, so main.py reads the same images as gankit.
+* ``loop``: bench/reference_loop.py, the same algorithm re-implemented in-process (any architecture).
+* gankit: ``gankit.Trainer`` on the preset (``Trainer.train()``, timed by a callback after every
+  generator step) with the variants in VARIANTS. Two are *prototypes* of trainer changes, patched
+  in here as a different game (they are not gankit options): ``reuse`` updates G on the D step's
+  fakes (pytorch/examples' shortcut; gankit draws fresh noise for G, Algorithm 1 of Goodfellow et
+  al. 2014), ``fused`` runs D once on the concatenated real+fake batch (BatchNorm then normalises
+  the mixed batch: different semantics).
+
+The full run also trains the 64x64 preset one epoch per side and compares the domain FID (LeNet
+evaluator features at 28x28, 10,000 samples vs the 10,000 real digits). Writes its section of
+docs/benchmarks.md unless ``--quick`` or ``--no-write``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (str(ROOT), str(ROOT / "src")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+SECTION = "## Training throughput (CPU) vs pytorch/examples dcgan"
+DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
+
+#: gankit variants: config overrides, plus an optional prototype game (see the module docstring).
+VARIANTS = {
+    "default": ({}, None),
+    "channels_last": ({"channels_last": True}, None),
+    "bf16": ({"amp": "bf16"}, None),
+    "bf16+cl": ({"amp": "bf16", "channels_last": True}, None),
+    "bf16+cl+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, None),
+    "reuse": ({}, "reuse"),
+    "bf16+cl+reuse": ({"amp": "bf16", "channels_last": True}, "reuse"),
+    "bf16+cl+fused": ({"amp": "bf16", "channels_last": True}, "fused"),
+    "bf16+cl+reuse+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, "reuse"),
+    "compile": ({"compile": True}, None),
+}
+VARIANT_SETS = {
+    "dcgan64-mnist": ("default", "channels_last", "bf16", "bf16+cl", "bf16+cl+compile", "reuse", "bf16+cl+reuse"),
+    "dcgan-mnist": ("default", "bf16", "bf16+cl", "compile", "bf16+cl+reuse"),
+    "mlp-mnist": ("default", "bf16", "compile", "reuse"),
+}
+
+MAIN_LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
+
+
+# ---------------------------------------------------------------------------------------- prototypes
+def prototype_game(name: str):
+    """The prototype games (bench-only): ``reuse`` and ``fused`` (see the module docstring)."""
+    import torch
+
+    from gankit.training.games import NoiseGame
+
+    class ReuseFake(NoiseGame):
+        """G's step reuses the D step's fake (and G's graph from it) instead of fresh noise."""
+
+        def d_loss(self, t, batch):
+            z, _ = self.noise(t)
+            with t.autocast():
+                self.fake = t.G_train(z)
+                real, fake = t.D_train(t.inputs(batch[0])).float(), t.D_train(self.fake.detach()).float()
+            return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
+                torch.sigmoid(fake.detach()).mean()
+
+        def g_loss(self, t, batch):
+            with t.autocast():
+                out = t.D(self.fake).float()
+            self.fake = None
+            return t.objective.g_loss(out)
+
+    class FusedD(NoiseGame):
+        """One D forward on cat(real, fake): BatchNorm statistics of the mixed batch."""
+
+        def d_loss(self, t, batch):
+            z, _ = self.noise(t)
+            with torch.no_grad(), t.autocast():
+                fake = t.G(z).float()
+            with t.autocast():
+                out = t.D_train(t.inputs(torch.cat([batch[0], fake]))).float()
+            real, fake = out.chunk(2)
+            return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
+                torch.sigmoid(fake.detach()).mean()
+
+    return {"reuse": ReuseFake, "fused": FusedD}[name]()
+
+
+# ---------------------------------------------------------------------------------------- workers
+def preset_config(preset: str, data_root: str, **overrides):
+    from gankit import TrainConfig
+    from gankit.config import read_config_file
+
+    d = read_config_file(preset)
+    d.update(data_root=str(data_root), device="cpu", progress=False, tensorboard=False, **overrides)
+    return TrainConfig.from_dict(d)
+
+
+def worker(spec: dict) -> dict:
+    """One measured run in this process; returns per-iteration end times: wall (perf_counter) and CPU
+    (process_time) seconds."""
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    t_start = time.perf_counter()
+    overrides, proto = VARIANTS[spec["variant"]] if spec["kind"] == "gankit" else ({}, None)
+    length = {"epochs": 1, "steps": None} if spec.get("epoch") else {"steps": spec["iters"]}
+    cfg = preset_config(spec["preset"], spec["data_root"], seed=spec["seed"], **overrides, **length)
+    times: list[float] = []
+    cpu: list[float] = []
+
+    def tick(*_):
+        times.append(time.perf_counter())
+        cpu.append(time.process_time())
+
+    if spec["kind"] == "gankit":
+        from gankit import Trainer
+
+        run_dir = spec.get("run_dir") or tempfile.mkdtemp(prefix="gankit-tp-")
+        trainer = Trainer(cfg, Path(run_dir) / "run", overwrite=True)
+        if proto:
+            trainer.game = prototype_game(proto)
+        trainer.callbacks.append(tick)
+        trainer.train()
+        if not spec.get("run_dir"):
+            shutil.rmtree(run_dir, ignore_errors=True)
+    else:  # the in-process reference loop
+        from gankit.data import load_dataset
+
+        from bench.reference_loop import ReferenceLoop
+
+        loop = ReferenceLoop(cfg, load_dataset(cfg), seed=spec["seed"])
+        iters = len(loop.loader) if spec.get("epoch") else spec["iters"]
+        loop.run(iters, tick)
+        if spec.get("run_dir"):
+            torch.save(loop.G.state_dict(), Path(spec["run_dir"]) / "netG_loop.pth")
+    return {"times": times, "cpu": cpu, "batch": cfg.batch_size, "start": t_start}
+
+
+def _env(threads: int) -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def run_worker(spec: dict, timeout: float) -> dict:
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+                         cwd=ROOT, env=_env(spec["threads"]), capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"worker {spec} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][7:])
+
+
+def mnist_root_for_main(mnist_root: Path, tmp: Path) -> Path:
+    """A torchvision MNIST root whose train files are the test split (decompressed: torchvision
+    only checks that ``MNIST/raw/<name>`` exists, then reads the uncompressed IDX files)."""
+    raw = tmp / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for part in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+        src = mnist_root / "MNIST" / "raw" / f"t10k-{part}.gz"
+        if not src.is_file():
+            raise SystemExit(f"missing {src}: --mnist-root must hold MNIST/raw/t10k-*.gz")
+        (raw / f"t10k-{part}").write_bytes(gzip.decompress(src.read_bytes()))
+        link = raw / f"train-{part}"
+        if not link.exists():
+            link.symlink_to(f"t10k-{part}")
+    return tmp
+
+
+def parse_main_line(line: str) -> tuple[int, int] | None:
+    """(iteration, iterations per epoch) of a main.py log line, or None."""
+    m = MAIN_LINE.match(line)
+    return (int(m.group(3)), int(m.group(4))) if m else None
+
+
+def run_main(main_py: Path, dataroot: Path, iters: int | None, threads: int, workers: int, seed: int,
+             outf: Path, timeout: float) -> dict:
+    """pytorch/examples' main.py on the CPU; ``iters=None`` runs the whole epoch (and saves netG)."""
+    cmd = [sys.executable, "-u", str(main_py), "--dataset", "mnist", "--dataroot", str(dataroot), "--niter", "1",
+           "--workers", str(workers), "--manualSeed", str(seed), "--outf", str(outf)]
+    t_start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=outf,
+                            env=_env(threads), bufsize=1)
+    times, cpu, tail, deadline = [], [], [], time.monotonic() + timeout
+    try:
+        for line in proc.stdout:
+            now = time.perf_counter()
+            tail = (tail + [line])[-20:]
+            if parse_main_line(line):
+                times.append(now)
+                cpu.append(tree_cpu_seconds(proc.pid))
+                if iters is not None and len(times) >= iters:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("main.py timed out")
+    finally:
+        if iters is not None and proc.poll() is None:
+            proc.terminate()
+        rc = proc.wait(timeout=120)
+    if iters is None and rc != 0 or len(times) < (iters or 2):
+        raise RuntimeError(f"main.py failed (exit {rc}):\n{''.join(tail)}")
+    return {"times": times, "cpu": cpu, "batch": 64, "start": t_start}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (main.py and its DataLoader
+    workers), from /proc (Linux); NaN where /proc cannot be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    try:
+        while todo:
+            p = todo.pop()
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        return float("nan") if p == pid else total
+    return total
+
+
+def images_per_s(result: dict, warmup: int, last: int | None = None, clock: str = "times") -> float:
+    """batch * (iterations after ``warmup``) / their wall time (``clock="cpu"``: their CPU time);
+    ``last`` caps the window (main.py's last batch of an epoch is ragged)."""
+    t = result[clock][:last] if last else result[clock]
+    if len(t) <= warmup:
+        raise ValueError(f"only {len(t)} iterations timed; need more than warmup={warmup}")
+    if not warmup:
+        if clock != "times":
+            raise ValueError("the CPU clock needs warmup >= 1")
+        return result["batch"] * len(t) / (t[-1] - result["start"])
+    return result["batch"] * (len(t) - warmup) / (t[-1] - t[warmup - 1])
+
+
+# ---------------------------------------------------------------------------------------- FID
+def domain_fid(G, evaluator, mnist_root: Path, n: int = 10_000, seed: int = 0, preset: str = "dcgan64-mnist") -> float:
+    """Fréchet distance of LeNet-evaluator features between n samples of G (eval mode) and the 10,000
+    real test digits as the preset trains on them (resized to 64x64); the extractor resizes both to its
+    28x28 with antialiasing."""
+    from gankit.data import load_dataset
+    from gankit.metrics import fid_from_features
+    from gankit.metrics.features import build_extractor
+
+    ext = build_extractor("lenet", evaluator=evaluator)
+    real = load_dataset(preset_config(preset, str(mnist_root))).x
+    batches = (G.sample(min(500, n - i), seed=seed + i) for i in range(0, n, 500))
+    return fid_from_features(ext.extract(batches)["features"].numpy(), ext.extract(real)["features"].numpy())
+
+
+def reference_generator(path: Path, size: int = 64):
+    """main.py's netG state dict loaded into gankit's DCGANGenerator (same layers and key names)."""
+    import torch
+
+    from gankit.models import DCGANGenerator
+
+    G = DCGANGenerator(1, size, 100, 64)
+    G.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return G
+
+
+# ---------------------------------------------------------------------------------------- driver
+def rounds(n_rounds: int, entries: list) -> list:
+    """Interleave: every round runs all entries, the order reversed every other round."""
+    return [entries if r % 2 == 0 else entries[::-1] for r in range(n_rounds)]
+
+
+def measure(args, preset: str, variants: tuple, iters: int, warmup: int, dataroot: Path | None, log) -> dict:
+    """Rounds of [main.py?, loop, gankit variants...]: images per wall second and per CPU second of each
+    run, ``{"wall": {entry: [rate per round]}, "cpu": {...}}``."""
+    entries = (["main.py"] if dataroot else []) + ["loop"] + [f"gankit:{v}" for v in variants]
+    rates: dict[str, list[float]] = {e: [] for e in entries}
+    cpu: dict[str, list[float]] = {e: [] for e in entries}
+    for r, order in enumerate(rounds(args.rounds, entries)):
+        for entry in order:
+            seed = args.seed + r
+            if entry == "main.py":
+                with tempfile.TemporaryDirectory() as outf:
+                    res = run_main(args.reference_main, dataroot, iters, args.threads, args.workers, seed,
+                                   Path(outf), args.timeout)
+            else:
+                kind, _, variant = entry.partition(":")
+                spec = {"kind": kind, "variant": variant or "default", "preset": preset, "iters": iters,
+                        "threads": args.threads, "data_root": str(args.mnist_root), "seed": seed}
+                res = worker(spec) if args.in_process else run_worker(spec, args.timeout)
+            rates[entry].append(images_per_s(res, warmup))
+            cpu[entry].append(images_per_s(res, warmup, clock="cpu"))
+            log(f"  {preset} round {r + 1} {entry:24s} {rates[entry][-1]:8.1f} images/s "
+                f"{cpu[entry][-1]:8.1f} images/CPU-s")
+    return {"wall": rates, "cpu": cpu}
+
+
+def ratio_stats(rates: dict, entry: str, base: str) -> tuple[float, float, float]:
+    ratios = [a / b for a, b in zip(rates[entry], rates[base])]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def epoch_quality(args, dataroot: Path | None, variants: tuple, log) -> list[dict]:
+    """One epoch of dcgan64-mnist per side; images/s over the epoch and FID of the final G."""
+    import gankit
+
+    from bench._quality import mnist_evaluator
+
+    evaluator, args.evaluator_note = mnist_evaluator(args.evaluator, args.mnist_root, False)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in range(args.fid_seeds):
+            seed = args.seed + 100 + s
+            sides = (["main.py"] if dataroot else ["loop"]) + [f"gankit:{v}" for v in variants]
+            for entry in sides if s % 2 == 0 else sides[::-1]:
+                run_dir = Path(tmp) / f"{entry.replace(':', '-')}-{s}"
+                run_dir.mkdir()
+                if entry == "main.py":
+                    res = run_main(args.reference_main, dataroot, None, args.threads, args.workers, seed, run_dir,
+                                   args.timeout * 4)
+                    G = reference_generator(run_dir / "netG_epoch_0.pth")
+                else:
+                    kind, _, variant = entry.partition(":")
+                    spec = {"kind": kind, "variant": variant or "default", "preset": "dcgan64-mnist", "iters": 0,
+                            "threads": args.threads, "data_root": str(args.mnist_root), "seed": seed,
+                            "epoch": True, "run_dir": str(run_dir)}
+                    res = run_worker(spec, args.timeout * 4)
+                    G = (gankit.load(run_dir / "run") if kind == "gankit"
+                         else reference_generator(run_dir / "netG_loop.pth"))
+                rate = images_per_s(res, args.warmup, last=150)
+                cpu_rate = images_per_s(res, args.warmup, last=150, clock="cpu")
+                fid = domain_fid(G, evaluator, args.mnist_root, seed=seed)
+                rows.append({"entry": entry, "seed": seed, "images_per_s": rate, "images_per_cpu_s": cpu_rate,
+                             "fid": fid, "iterations": len(res["times"])})
+                log(f"  one epoch, seed {seed}: {entry:24s} {rate:7.1f} images/s {cpu_rate:7.1f} images/CPU-s "
+                    f"FID {fid:.2f}")
+    return rows
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import torch
+
+    return f"{model}, {os.cpu_count()} cores (shared with other work), torch {torch.__version__}"
+
+
+def fmt_table(header: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def report(args, results: dict, quality: list[dict], command: str, load: str) -> str:
+    lines = [SECTION, "",
+             f"Command: `{command}`  ",
+             f"Machine: {machine()}; {args.threads} torch thread(s) per run (OMP_NUM_THREADS={args.threads}); "
+             f"main.py with `--workers {args.workers}`; load average {load}  ",
+             f"Date: {datetime.date.today().isoformat()}", "",
+             f"{args.rounds} interleaved rounds; in each, every program trains {args.iters} iterations (batch 64) in "
+             f"its own process; images/s counts the iterations after the first {args.warmup} over their wall time, "
+             f"images/CPU-s over the CPU time they used (user + system, main.py's DataLoader workers included: "
+             f"the work per image, steadier than wall time on a shared machine). A ratio is the median over rounds "
+             f"of gankit's rate divided by the same round's reference (min–max in brackets). "
+             f"Data: the MNIST *test* split (10,000 digits, the only split offline); main.py reads it as its "
+             f"train split through a temporary torchvision root (decompressed IDX files, "
+             f"`train-*` → `t10k-*`). pytorch/examples commit "
+             f"{args.reference_commit or 'unknown'}.", ""]
+    for preset, clocks in results.items():
+        wall = clocks["wall"]
+        bases = (["main.py"] if "main.py" in wall else []) + ["loop"]
+        lines += [f"**{preset}** (" + {"dcgan64-mnist": "DCGAN 64x64, nz 100, ngf = ndf = 64: pytorch/examples' nets",
+                                       "dcgan-mnist": "DCGAN 28x28, widths 64",
+                                       "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256"}.get(preset, preset) + ")", ""]
+        header = ["program", "images/s"] + [f"× {b}" for b in bases] + ["images/CPU-s"] + [f"× {b} (CPU)" for b in bases]
+        rows = []
+        for e in wall:
+            row = [e.replace("gankit:", "gankit ")]
+            for clock in ("wall", "cpu"):
+                rates = clocks[clock]
+                row.append(f"{statistics.median(rates[e]):.1f}")
+                for b in bases:
+                    if e == b:
+                        row.append("1")
+                    else:
+                        m, lo, hi = ratio_stats(rates, e, b)
+                        row.append(f"**{m:.2f}** ({lo:.2f}–{hi:.2f})")
+            rows.append(row)
+        lines += [fmt_table(header, rows), ""]
+    if quality:
+        lines += ["**Quality after one epoch** (dcgan64-mnist, 156–157 iterations; domain FID = Fréchet distance "
+                  f"of the features of the LeNet evaluator {args.evaluator_note}, samples downsampled 64→28 with antialiasing, 10,000 samples of "
+                  "G in eval mode vs the 10,000 real digits as trained on (resized to 64x64, then like the samples back to 28x28; the round trip alone costs the real digits 99 against the 28x28 originals); lower is better; images/s over iterations "
+                  f"{args.warmup + 1}–150 of that epoch)", ""]
+        rows = [[q["entry"].replace("gankit:", "gankit "), q["seed"], f"{q['images_per_s']:.1f}",
+                 f"{q['images_per_cpu_s']:.1f}", f"{q['fid']:.2f}"] for q in quality]
+        lines += [fmt_table(["program", "seed", "images/s", "images/CPU-s", "FID"], rows), ""]
+    lines += [
+        "Variants: `channels_last`, `bf16` (`--amp bf16`, CPU autocast), `compile` (`--compile`) are gankit "
+        "options. `reuse` and `fused` are bench-only *prototypes* (not gankit options): `reuse` updates G on the "
+        "D step's fakes as main.py does, instead of Algorithm 1's fresh noise (saves one G forward per "
+        "iteration); `fused` runs D once on the real+fake batch (BatchNorm statistics of the mixed batch). "
+        "Algorithmic differences in the default comparison: gankit draws fresh noise for G's step (one more "
+        "G forward than main.py) and freezes D during it (main.py also computes D's weight gradients there, "
+        "then discards them); main.py runs two backward passes in D's step and loads data with a "
+        "DataLoader (PIL resize per image in worker processes), gankit indexes a pre-resized uint8 tensor. "
+        "`loop` is bench/reference_loop.py, a plain-PyTorch re-implementation of main.py's algorithm for "
+        "timing (not main.py itself), on the nets gankit builds for the preset.", ""]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, body: str, section: str = SECTION) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find(section)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + body
+    else:
+        end = text.find("\n## ", start + len(section))
+        text = text[:start] + body.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m bench throughput", description=__doc__.splitlines()[0])
+    ap.add_argument("--reference-main", type=Path, default=None,
+                    help="path to a local copy of pytorch/examples' dcgan/main.py (never commit it); without it, "
+                         "gankit is compared with bench/reference_loop.py only")
+    ap.add_argument("--reference-commit", default=None, help="the pytorch/examples commit of that copy (for the docs)")
+    ap.add_argument("--quick", action="store_true", help="a smoke test: few iterations, one round, no FID, no docs")
+    ap.add_argument("--presets", default=",".join(PRESETS))
+    ap.add_argument("--variants", default=None, help="comma-separated gankit variants (default: all for the preset)")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3; --quick 1)")
+    ap.add_argument("--iters", type=int, default=None, help="iterations per run at 64x64, x4 at 28x28 (20; --quick 4)")
+    ap.add_argument("--warmup", type=int, default=None, help="untimed first iterations (4; --quick 2)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2, help="main.py's --workers (its default is 2)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fid-seeds", type=int, default=1, help="one-epoch quality runs per side (0: skip)")
+    ap.add_argument("--fid-variants", default="default,bf16+cl,bf16+cl+reuse")
+    ap.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST)
+    ap.add_argument("--evaluator", type=Path, default=None,
+                    help="LeNet evaluator folder (default ../evaluators/lenet-mnist-28, trained there if missing)")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run gankit and the loop in this process, one after the other (for smoke tests: no "
+                         "process start-up, no isolation)")
+    ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(worker(json.loads(args.worker))), flush=True)
+        return {}
+    quick = {"rounds": 1, "iters": 4, "warmup": 2} if args.quick else {"rounds": 3, "iters": 20, "warmup": 4}
+    for k, v in quick.items():
+        setattr(args, k, v if getattr(args, k) is None else getattr(args, k))
+    if args.quick:
+        args.fid_seeds, args.variants = 0, args.variants or "default"
+    if args.reference_main is not None and not args.reference_main.is_file():
+        raise SystemExit(f"--reference-main {args.reference_main}: no such file")
+    args.mnist_root = args.mnist_root.resolve()
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    results, quality = {}, []
+    with tempfile.TemporaryDirectory(prefix="mnist-for-main-") as tmp:
+        dataroot = mnist_root_for_main(args.mnist_root, Path(tmp)) if args.reference_main else None
+        for preset in args.presets.split(","):
+            variants = tuple(args.variants.split(",")) if args.variants else \
+                VARIANT_SETS.get(preset, ("default",))
+            iters = args.iters if "64" in preset else 4 * args.iters
+            results[preset] = measure(args, preset, variants, iters, args.warmup,
+                                      dataroot if preset == "dcgan64-mnist" else None, log)
+        if args.fid_seeds and "dcgan64-mnist" in results:
+            quality = epoch_quality(args, dataroot, tuple(args.fid_variants.split(",")), log)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    command = "OMP_NUM_THREADS=1 python -m bench throughput " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = report(args, results, quality, command, load)
+    print("\n" + text)
+    if not (args.quick or args.no_write):
+        write_section(args.docs, text)
+    return {"rates": {p: c["wall"] for p, c in results.items()}, "cpu_rates": {p: c["cpu"] for p, c in results.items()},
+            "quality": quality}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Smoke tests of the quality benchmarks' quick variants (bench/mnist_quality.py, bench/stacked_mnist.py):
+tiny models for a few steps on the real MNIST test split, a tiny evaluator; the table structure,
+finite numbers, eval.json in each run, and the docs section they write. Not a quality gate."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from conftest import SHARED_MNIST
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import mnist_quality, stacked_mnist  # noqa: E402
+
+
+def _table(text: str, title: str) -> list[list[str]]:
+    """The rows of the first markdown table after ``## title``."""
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [ln for ln in section.splitlines() if ln.startswith("| ")]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+
+
+def test_mnist_quality_quick(tmp_path, capsys):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Other\n\nkept\n")
+    status = mnist_quality.main(["--quick", "--models", "mlp,dcgan,cgan,acgan", "--objectives", "nonsaturating,wgan-gp",
+                                 "--data-root", str(SHARED_MNIST), "--out", str(tmp_path / "runs"), "--doc", str(doc)])
+    assert status == 0
+    results = json.loads((tmp_path / "runs" / "results.json").read_text())
+    assert [(r["model"], r["objective"]) for r in results] == [
+        (m, o) for m in ("mlp", "dcgan", "cgan", "acgan") for o in ("nonsaturating", "wgan-gp")]
+    for r in results:
+        assert r["steps"] == 4
+        assert all(math.isfinite(r[k]) for k in ("fid", "kid", "precision", "recall", "density", "coverage"))
+        assert r["fid"] > 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1
+        assert 1 <= r["classes_seen"] <= 10
+        assert ("class_accuracy" in r) == (r["model"] in ("cgan", "acgan"))
+        ev = json.loads((Path(r["run"]) / "eval.json").read_text())
+        assert ev["n"] == 200 and ev["split"] == "test" and ev["metrics"]["fid"] == r["fid"]
+    assert next(r for r in results if r["objective"] == "wgan-gp")["n_critic"] == 2
+    text = doc.read_text()
+    assert "## Other\n\nkept" in text  # other sections untouched
+    rows = _table(text, mnist_quality.SECTION)
+    assert rows[0] == mnist_quality.HEADER and len(rows) == 2 + len(results)
+    for row, r in zip(rows[2:], results):
+        assert row[:2] == [r["model"], r["objective"]] and float(row[2]) > 0
+        assert (row[10] == "—") == (r["model"] in ("mlp", "dcgan"))
+    assert "test split" in text and "--quick" in text
+    for m in ("mlp", "dcgan", "cgan", "acgan"):  # one grid per model, referenced from the section
+        assert f"images/quality-{m}.png" in text and (tmp_path / "images" / f"quality-{m}.png").stat().st_size > 0
+    assert "| mlp | nonsaturating |" in capsys.readouterr().out  # the table is printed too
+
+
+def test_stacked_mnist_quick(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    status = stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2", "--data-root", str(SHARED_MNIST),
+                                 "--out", str(tmp_path / "runs"), "--doc", str(doc)])
+    assert status == 0
+    results = json.loads((tmp_path / "runs" / "results.json").read_text())
+    real, runs = results[:2], results[2:]
+    assert [r["variant"] for r in runs] == ["dcgan", "pacdcgan2"]
+    # the 10,000 real training images cover nearly every mode, even under a weak classifier;
+    # 500 fresh real triples can hit at most 500 (about 1000·(1 - e^-0.5) ≈ 393 expected)
+    assert real[0]["classes_seen"] > 900 and 0 <= real[0]["class_kl"] < 1
+    assert 300 < real[1]["classes_seen"] <= 500 and math.isfinite(real[1]["class_kl"])
+    for r in runs:
+        assert r["steps"] == 4 and 1 <= r["classes_seen"] <= 1000
+        assert math.isfinite(r["class_kl"]) and 0 <= r["class_kl"] <= math.log(1000) + 1e-9
+        assert math.isfinite(r["fid"]) and r["fid"] > 0
+        ev = json.loads((Path(r["run"]) / "eval.json").read_text())
+        assert ev["data"] == "stacked-mnist" and ev["metrics"]["num_classes"] == 1000 and ev["n"] == 500
+        assert json.loads((Path(r["run"]) / "config.json").read_text())["config"]["pack"] == (
+            2 if r["variant"] == "pacdcgan2" else 1)
+    rows = _table(doc.read_text(), stacked_mnist.SECTION)
+    assert rows[0] == ["run", "remedy", "modes (of 1000)", "KL", "FID", "train s"]
+    assert [row[0] for row in rows[4:6]] == ["dcgan", "pacdcgan2"]  # after the two real-data rows
+    assert [int(row[2]) for row in rows[2:6]] == [r["classes_seen"] for r in results]
+    assert "PacDCGAN2" in doc.read_text() and (tmp_path / "images" / "quality-stacked-mnist.png").is_file()
+
+    # --reuse reads the finished runs back (same config, evaluator and protocol) instead of training again
+    before = {r["variant"]: r for r in runs}
+    assert stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2", "--data-root", str(SHARED_MNIST),
+                               "--out", str(tmp_path / "runs"), "--no-write", "--reuse"]) == 0
+    again = json.loads((tmp_path / "runs" / "results.json").read_text())[2:]
+    assert all(r.pop("reused") for r in again) and {r["variant"]: r for r in again} == before

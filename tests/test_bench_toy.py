@@ -1,0 +1,67 @@
+"""Smoke test of the 2-D mode-coverage benchmark (bench/toy_modes.py): runs, not a quality gate."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import toy_modes  # noqa: E402
+
+
+def test_quick_run_prints_table_and_finite_numbers(tmp_path):
+    out = tmp_path / "runs.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "bench", "toy_modes", "--quick", "--steps", "60", "--data", "ring",
+                           "--configs", "nonsaturating,best", "--json", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("| ring |"))
+    for col in ("modes (max 8)", "modes ≥ 20%", "% high quality", "reverse KL", "s / run"):
+        assert col in header
+    rows = {line.split("|")[1].strip().split(" ")[0]: line for line in lines if line.startswith("| ")}
+    assert {"nonsaturating", "best"} <= set(rows)
+    assert "best vs nonsaturating" in proc.stdout
+    runs = json.loads(out.read_text())
+    assert [(r["config"], r["seed"], r["steps"]) for r in runs] == [("nonsaturating", 0, 60), ("best", 0, 60)]
+    for r in runs:
+        assert 0 <= r["modes_strict"] <= r["modes"] <= r["num_modes"] == 8
+        assert 0.0 <= r["high_quality"] <= 1.0 and r["seconds"] > 0
+        # reverse KL is defined exactly when some sample is high quality, and lies in [0, log 8]
+        assert math.isfinite(r["reverse_kl"]) == (r["high_quality"] > 0)
+        if r["high_quality"] > 0:
+            assert -1e-9 <= r["reverse_kl"] <= math.log(8) + 1e-9
+    assert runs[1]["ema"] is True  # the best preset samples its EMA generator
+
+
+def test_summary_statistics_over_seeds():
+    rows = [{"modes": m, "modes_strict": m, "high_quality": h, "reverse_kl": k, "seconds": 1.0}
+            for m, h, k in ((8, 0.99, 0.0), (6, 0.97, 0.3), (7, 0.98, 0.1))]
+    s = toy_modes.summarise(rows)
+    assert s["modes"] == {"mean": 7.0, "std": 1.0, "min": 6.0, "max": 8.0}
+    assert math.isclose(s["high_quality"]["mean"], 0.98) and math.isclose(s["high_quality"]["std"], 0.01)
+    assert s["reverse_kl"]["max"] == 0.3
+
+
+def test_write_section_replaces_only_its_own(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Other\n\nkeep me\n")
+    toy_modes.write_section(toy_modes.SECTION + "\n\nfirst\n", doc)
+    toy_modes.write_section(toy_modes.SECTION + "\n\nsecond\n", doc)
+    text = doc.read_text()
+    assert text.count(toy_modes.SECTION) == 1 and "second" in text and "first" not in text
+    assert "## Other\n\nkeep me" in text
+    doc.write_text(f"# Benchmarks\n\n{toy_modes.SECTION}\n\nold\n\n## Later\n\nstays\n")
+    toy_modes.write_section(toy_modes.SECTION + "\n\nnew\n", doc)
+    assert doc.read_text() == f"# Benchmarks\n\n{toy_modes.SECTION}\n\nnew\n\n## Later\n\nstays\n"
+
+
+def test_bench_dispatcher_lists_and_rejects():
+    proc = subprocess.run([sys.executable, "-m", "bench", "no_such_bench"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "toy_modes" in proc.stderr
