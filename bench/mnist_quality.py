@@ -32,7 +32,7 @@ from bench._quality import (DOC, MNIST_ROOT, QUIET, fixed, fmt, machine,  # noqa
 SECTION = "MNIST (test split) quality by model and objective"
 MODELS = {"mlp": "mlp-mnist", "dcgan": "dcgan-mnist", "cgan": "cgan-mnist", "acgan": "acgan-mnist"}
 OBJECTIVES = ("nonsaturating", "hinge", "lsgan", "wgan-gp")
-STEPS = 2000
+STEPS = 5000
 #: The objectives' own optimiser settings. WGAN-GP: Gulrajani et al. 2017, Algorithm 1 (Adam 1e-4,
 #: betas (0, 0.9)) with n_critic 2 instead of 5, to keep the run within the CPU budget.
 OBJECTIVE_SETTINGS = {"wgan-gp": dict(n_critic=2, lr=1e-4, beta1=0.0, beta2=0.9)}
