@@ -52,8 +52,11 @@ for p in (str(ROOT), str(ROOT / "src")):
         sys.path.insert(0, p)
 
 SECTION = "## Training throughput (CPU) vs pytorch/examples dcgan"
+QUALITY_SECTION = "## Training throughput (CPU): quality after one epoch, further seeds"
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
+PRESET_NOTES = {"dcgan64-mnist": "DCGAN 64x64, nz 100, ngf = ndf = 64: pytorch/examples' nets",
+                "dcgan-mnist": "DCGAN 28x28, widths 64", "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256"}
 
 #: gankit variants: config overrides, plus an optional prototype game (see the module docstring).
 VARIANTS = {
@@ -377,33 +380,53 @@ def machine() -> str:
 
 
 def fmt_table(header: list[str], rows: list[list]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
+def summary(cpu: dict, base: str) -> str:
+    """One line: gankit's CPU-time ratios to ``base``, options and prototypes apart, against the 2x target."""
+    ratios = {e.split(":", 1)[1]: ratio_stats(cpu, e, base)[0] for e in cpu if e.startswith("gankit:")}
+    options = {v: r for v, r in ratios.items() if VARIANTS[v][1] is None}
+    best = max(options, key=options.get)
+    text = (f"Summary (CPU time, × {base}): gankit default **{ratios['default']:.2f}x**; fastest with gankit's "
+            f"own options: {best} **{options[best]:.2f}x**")
+    protos = {v: r for v, r in ratios.items() if VARIANTS[v][1] is not None}
+    if protos:
+        p = max(protos, key=protos.get)
+        text += f"; with a prototype: {p} **{protos[p]:.2f}x**"
+    met = [v for v, r in options.items() if r >= 2]
+    return text + (f". Target ≥ 2x: met by {', '.join(met)}." if met else
+                   ". Target ≥ 2x: not met by gankit's options.")
+
+
 def report(args, results: dict, quality: list[dict], command: str, load: str) -> str:
-    lines = [SECTION, "",
+    lines = [QUALITY_SECTION if not results else SECTION, "",
              f"Command: `{command}`  ",
              f"Machine: {machine()}; {args.threads} torch thread(s) per run (OMP_NUM_THREADS={args.threads}); "
              f"main.py with `--workers {args.workers}`; load average {load}  ",
-             f"Date: {datetime.date.today().isoformat()}", "",
-             f"{args.rounds} interleaved rounds; in each, every program trains {args.iters} iterations (batch 64) in "
-             f"its own process; images/s counts the iterations after the first {args.warmup} over their wall time, "
-             f"images/CPU-s over the CPU time they used (user + system, main.py's DataLoader workers included: "
-             f"the work per image, steadier than wall time on a shared machine). A ratio is the median over rounds "
-             f"of gankit's rate divided by the same round's reference (min–max in brackets). "
-             f"Data: the MNIST *test* split (10,000 digits, the only split offline); main.py reads it as its "
-             f"train split through a temporary torchvision root (decompressed IDX files, "
-             f"`train-*` → `t10k-*`). pytorch/examples commit "
-             f"{args.reference_commit or 'unknown'}.", ""]
+             f"Date: {datetime.date.today().isoformat()}", ""]
+    if not results:
+        lines += ["The quality part of the section above (`--rounds 0`: no throughput rounds) for more seeds.", ""]
+    else:
+        lines += [
+            f"{args.rounds} interleaved rounds; in each, every program trains {args.iters} iterations (batch 64) in "
+            f"its own process; images/s counts the iterations after the first {args.warmup} over their wall time, "
+            f"images/CPU-s over the CPU time they used (user + system, main.py's DataLoader workers included: "
+            f"the work per image, steadier than wall time on a shared machine). A ratio is the median over rounds "
+            f"of gankit's rate divided by the same round's reference (min–max in brackets). "
+            f"Data: the MNIST *test* split (10,000 digits, the only split offline); main.py reads it as its "
+            f"train split through a temporary torchvision root (decompressed IDX files, "
+            f"`train-*` → `t10k-*`). pytorch/examples commit "
+            f"{args.reference_commit or 'unknown'}.", ""]
     for preset, clocks in results.items():
         wall = clocks["wall"]
         bases = (["main.py"] if "main.py" in wall else []) + ["loop"]
-        lines += [f"**{preset}** (" + {"dcgan64-mnist": "DCGAN 64x64, nz 100, ngf = ndf = 64: pytorch/examples' nets",
-                                       "dcgan-mnist": "DCGAN 28x28, widths 64",
-                                       "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256"}.get(preset, preset) + ")", ""]
-        header = ["program", "images/s"] + [f"× {b}" for b in bases] + ["images/CPU-s"] + [f"× {b} (CPU)" for b in bases]
+        lines += [f"**{preset}** ({PRESET_NOTES.get(preset, preset)})", ""]
+        header = (["program", "images/s"] + [f"× {b}" for b in bases] + ["images/CPU-s"] +
+                  [f"× {b} (CPU)" for b in bases])
         rows = []
         for e in wall:
             row = [e.replace("gankit:", "gankit ")]
@@ -417,20 +440,23 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
                         m, lo, hi = ratio_stats(rates, e, b)
                         row.append(f"**{m:.2f}** ({lo:.2f}–{hi:.2f})")
             rows.append(row)
-        lines += [fmt_table(header, rows), ""]
+        lines += [fmt_table(header, rows), "", summary(clocks["cpu"], bases[0]), ""]
     if quality:
         lines += ["**Quality after one epoch** (dcgan64-mnist, 156–157 iterations; domain FID = Fréchet distance "
-                  f"of the features of the LeNet evaluator {args.evaluator_note}, samples downsampled 64→28 with antialiasing, 10,000 samples of "
-                  "G in eval mode vs the 10,000 real digits as trained on (resized to 64x64, then like the samples back to 28x28; the round trip alone costs the real digits 99 against the 28x28 originals); lower is better; images/s over iterations "
+                  f"of the features of the LeNet evaluator {args.evaluator_note}, samples downsampled 64→28 with "
+                  "antialiasing, 10,000 samples of G in eval mode vs the 10,000 real digits as trained on (resized "
+                  "to 64x64, then like the samples back to 28x28; the round trip alone costs the real digits 99 "
+                  "against the 28x28 originals); lower is better; images/s over iterations "
                   f"{args.warmup + 1}–150 of that epoch)", ""]
         rows = [[q["entry"].replace("gankit:", "gankit "), q["seed"], f"{q['images_per_s']:.1f}",
                  f"{q['images_per_cpu_s']:.1f}", f"{q['fid']:.2f}"] for q in quality]
         lines += [fmt_table(["program", "seed", "images/s", "images/CPU-s", "FID"], rows), ""]
-    lines += [
+    lines += [] if not results else [
         "Variants: `channels_last`, `bf16` (`--amp bf16`, CPU autocast), `compile` (`--compile`) are gankit "
         "options. `reuse` and `fused` are bench-only *prototypes* (not gankit options): `reuse` updates G on the "
         "D step's fakes as main.py does, instead of Algorithm 1's fresh noise (saves one G forward per "
-        "iteration); `fused` runs D once on the real+fake batch (BatchNorm statistics of the mixed batch). "
+        "iteration); `fused` (only with `--variants ...+fused`) runs D once on the real+fake batch (BatchNorm "
+        "statistics of the mixed batch). "
         "Algorithmic differences in the default comparison: gankit draws fresh noise for G's step (one more "
         "G forward than main.py) and freezes D during it (main.py also computes D's weight gradients there, "
         "then discards them); main.py runs two backward passes in D's step and loads data with a "
@@ -460,7 +486,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="a smoke test: few iterations, one round, no FID, no docs")
     ap.add_argument("--presets", default=",".join(PRESETS))
     ap.add_argument("--variants", default=None, help="comma-separated gankit variants (default: all for the preset)")
-    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3; --quick 1)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="interleaved rounds (3; --quick 1); 0: only the one-epoch quality runs, into a section "
+                         "of their own")
     ap.add_argument("--iters", type=int, default=None, help="iterations per run at 64x64, x4 at 28x28 (20; --quick 4)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed first iterations (4; --quick 2)")
     ap.add_argument("--threads", type=int, default=1)
@@ -494,20 +522,21 @@ def main(argv: list[str] | None = None) -> dict:
     results, quality = {}, []
     with tempfile.TemporaryDirectory(prefix="mnist-for-main-") as tmp:
         dataroot = mnist_root_for_main(args.mnist_root, Path(tmp)) if args.reference_main else None
-        for preset in args.presets.split(","):
+        for preset in args.presets.split(",") if args.rounds else ():
             variants = tuple(args.variants.split(",")) if args.variants else \
                 VARIANT_SETS.get(preset, ("default",))
             iters = args.iters if "64" in preset else 4 * args.iters
             results[preset] = measure(args, preset, variants, iters, args.warmup,
                                       dataroot if preset == "dcgan64-mnist" else None, log)
-        if args.fid_seeds and "dcgan64-mnist" in results:
+        if args.fid_seeds and "dcgan64-mnist" in args.presets.split(","):
             quality = epoch_quality(args, dataroot, tuple(args.fid_variants.split(",")), log)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    command = "OMP_NUM_THREADS=1 python -m bench throughput " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = ("OMP_NUM_THREADS=1 python -m bench throughput " +
+               " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     text = report(args, results, quality, command, load)
     print("\n" + text)
     if not (args.quick or args.no_write):
-        write_section(args.docs, text)
+        write_section(args.docs, text, SECTION if results else QUALITY_SECTION)
     return {"rates": {p: c["wall"] for p, c in results.items()}, "cpu_rates": {p: c["cpu"] for p, c in results.items()},
             "quality": quality}
 

@@ -1,7 +1,7 @@
 """Time to quality on the CPU: training wall time for gankit and for the reference algorithm to reach a
 domain FID threshold on MNIST, side by side.
 
-    OMP_NUM_THREADS=1 python -m bench time_to_quality [--quick] [--threshold 20]
+    OMP_NUM_THREADS=1 python -m bench time_to_quality [--quick] [--threshold 250]
     (or python bench/time_to_quality.py ...)
 
 The reference is bench/reference_loop.py: a faithful plain-PyTorch re-implementation of pytorch/examples'
@@ -117,11 +117,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m bench time_to_quality", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a smoke test: tiny budget, one seed, no docs")
     ap.add_argument("--preset", default="dcgan-mnist")
-    ap.add_argument("--variants", default="default", help="gankit variants (see bench/throughput.py)")
-    ap.add_argument("--threshold", type=float, default=20.0, help="domain FID to reach")
+    ap.add_argument("--variants", default="default,bf16+cl", help="gankit variants (see bench/throughput.py)")
+    ap.add_argument("--threshold", type=float, default=250.0,
+                    help="domain FID to reach (250: about 2,000 steps of the 28x28 DCGAN)")
     ap.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (100; --quick 20)")
     ap.add_argument("--n-eval", type=int, default=None, help="samples per evaluation (2000; --quick 500)")
-    ap.add_argument("--budget", type=float, default=None, help="seconds of training per run at most (600; --quick 8)")
+    ap.add_argument("--budget", type=float, default=None, help="seconds of training per run at most (1200; --quick 8)")
     ap.add_argument("--seeds", type=int, default=None, help="runs per side (2; --quick 1)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST)
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = ap.parse_args(argv)
     defaults = dict(seeds=1, budget=8.0, eval_every=20, n_eval=500) if args.quick else \
-        dict(seeds=2, budget=600.0, eval_every=100, n_eval=2000)
+        dict(seeds=2, budget=1200.0, eval_every=100, n_eval=2000)
     for k, v in defaults.items():
         setattr(args, k, v if getattr(args, k) is None else getattr(args, k))
     import torch
@@ -185,14 +186,16 @@ def report(args, runs: list[dict], argv: list[str]) -> str:
                                               [f"> {last['step']}", f"> {last['time']:.0f}", f"> {last['cpu']:.0f}"])
                         + [f"{min(c[name] for c in r['curve']):.2f}"])
             hits.setdefault(label, []).append(hit)
-    lines = [SECTION, "", f"Command: `OMP_NUM_THREADS={args.threads} python -m bench time_to_quality {' '.join(argv)}`  ",
+    command = f"OMP_NUM_THREADS={args.threads} python -m bench time_to_quality {' '.join(argv)}".rstrip()
+    lines = [SECTION, "", f"Command: `{command}`  ",
              f"Machine: {machine()}; {args.threads} torch thread(s); load average "
              f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}  ",
              f"Date: {datetime.date.today().isoformat()}", "",
              f"Preset `{args.preset}` ({PRESET_NOTES.get(args.preset, 'see src/gankit/presets')}) on the MNIST *test* "
-             f"split (10,000 digits, the only split offline). Threshold: domain FID ≤ {args.threshold:g} (features of the LeNet "
-             f"evaluator {args.evaluator_note}, {args.n_eval} samples of G in eval mode vs the 10,000 real digits; measured every "
-             f"{args.eval_every} steps with both clocks paused; CPU s: this process's CPU time, steadier than wall time on "
+             f"split (10,000 digits, the only split offline). Threshold: domain FID ≤ {args.threshold:g} (features "
+             f"of the LeNet evaluator {args.evaluator_note}, {args.n_eval} samples of G in eval mode vs the 10,000 "
+             f"real digits; measured every {args.eval_every} steps with both clocks paused; CPU s: this process's "
+             f"CPU time, steadier than wall time on "
              f"a shared machine). The reference is bench/reference_loop.py, a "
              f"plain-PyTorch re-implementation of pytorch/examples' dcgan algorithm written for this benchmark (not "
              f"main.py, which only builds 64x64 nets), on the same networks. Runs alternate, one at a time; "

@@ -123,8 +123,8 @@ def test_probe_pauses_the_clock_and_stops_at_the_threshold():
 
 
 def test_time_to_quality_quick_runs_both_sides():
-    out = time_to_quality.main(["--quick", "--preset", "mlp-mnist", "--budget", "50", "--eval-every", "5",
-                                "--n-eval", "200", "--threshold", "1e9"])
+    out = time_to_quality.main(["--quick", "--preset", "mlp-mnist", "--variants", "default", "--budget", "50",
+                                "--eval-every", "5", "--n-eval", "200", "--threshold", "1e9"])
     runs = {r["side"]: r for r in out["runs"]}
     assert set(runs) == {"reference", "gankit:default"}
     for r in runs.values():  # a threshold of 1e9 is met at the first evaluation, step 5
