@@ -76,6 +76,8 @@ def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, c
         if saved.get("key") == key:
             return {**saved["result"], "reused": True}
     summary = Trainer(cfg, run_dir, overwrite=True).train()
+    if summary["stopped_early"]:  # Ctrl-C / SIGTERM: stop the benchmark, do not score a partial run
+        raise KeyboardInterrupt(f"interrupted at step {summary['steps']} of {run_dir}")
     result = evaluate_run(run_dir, evaluator=evaluator, n=n, metrics=metrics, cache_dir=cache_dir, seed=seed)
     row = {**result["metrics"], "train_s": summary["wall_time_s"], "eval_s": result["time_s"]["total"],
            "steps": summary["steps"], "run": str(run_dir)}
@@ -115,6 +117,16 @@ def run_times(rows: list[dict]) -> str:
     train, ev = sum(r["train_s"] for r in rows), sum(r["eval_s"] for r in rows)
     return (f"Time: {train / 60:.0f} min of training and {ev / 60:.0f} min of evaluation in all, for {len(rows)} "
             f"runs (sums of the per-run wall times)")
+
+
+def reused_note(rows: list[dict]) -> list[str]:
+    """A line saying which rows were read back (--reuse) rather than trained by this invocation."""
+    reused = [r for r in rows if r.get("reused")]
+    if not reused:
+        return []
+    return [f"{len(reused)} of the {len(rows)} runs were trained by earlier invocations of this benchmark with the "
+            "same settings (e.g. several in parallel, with `--no-write`) and read back here (`--reuse`); "
+            "the machine line describes this last invocation.", ""]
 
 
 def machine() -> str:

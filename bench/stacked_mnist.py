@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # python bench/stacked_mnist.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._quality import (DOC, MNIST_ROOT, QUIET, fmt, machine,  # noqa: E402
-                            mnist_evaluator, out_dir, run_times, table, train_and_evaluate, write_section)
+                            mnist_evaluator, out_dir, reused_note, run_times, table, train_and_evaluate, write_section)
 
 SECTION = "Stacked MNIST mode coverage"
 PRESET = "stacked-mnist"
@@ -163,6 +163,8 @@ def report(results, best, grid, text, steps, n, ev_text, doc, argv) -> str:
         f"Date: {time.strftime('%Y-%m-%d')}  ",
         f"Machine: {machine()}  ",
         run_times(trained),
+        "",
+        *reused_note(trained),
         "",
         "**Data: Stacked MNIST built from the MNIST *test* split (10,000 digits), the only MNIST split "
         "available offline**: 10,000 stacked training images, each channel a digit of the test split "

@@ -1,5 +1,5 @@
-"""Time to quality on the CPU: training wall time for gankit and for the reference algorithm to reach a
-domain FID threshold on MNIST, side by side.
+"""Time to quality on the CPU: training time (wall and CPU seconds) for gankit and for the reference algorithm
+to reach a domain FID threshold on MNIST, side by side.
 
     OMP_NUM_THREADS=1 python -m bench time_to_quality [--quick] [--threshold 250]
     (or python bench/time_to_quality.py ...)
@@ -8,12 +8,12 @@ The reference is bench/reference_loop.py: a faithful plain-PyTorch re-implementa
 dcgan ``main.py`` algorithm (BCE on a sigmoid D, G updated on the D step's fakes, D not frozen in G's step),
 written for this benchmark, at the same architecture as the gankit preset (``dcgan-mnist``: DCGAN at 28x28,
 nz 100, widths 64, batch 64, Adam 2e-4 / 0.5). gankit runs the preset through ``gankit.Trainer`` as shipped
-(its EMA generator, decay 0.999, is what ``gankit.load`` returns; the raw G is tracked too). Every
-``--eval-every`` steps the clock is paused and the domain FID is measured: LeNet-evaluator features of
-``--n-eval`` samples (G in eval mode, fixed noise) against the 10,000 real digits (the MNIST *test* split, the
-only split offline). A run stops at the threshold or after ``--budget`` seconds of training; runs alternate
-(reference, gankit; reversed for the next seed) with one torch thread each. Writes its section of
-docs/benchmarks.md unless ``--quick`` or ``--no-write``.
+(its EMA generator, decay 0.999, is what ``gankit.load`` returns; the raw G is tracked too; its epoch-end
+checkpoints and sample grids count as training time). Every ``--eval-every`` steps both clocks are paused
+and the domain FID is measured: LeNet-evaluator features of ``--n-eval`` samples (G in eval mode, fixed
+noise) against the 10,000 real digits (the MNIST *test* split, the only split offline). A run stops at the
+threshold or after ``--budget`` seconds of training; runs alternate (reference, gankit; reversed for the next
+seed) with one torch thread each. Writes its section of docs/benchmarks.md unless ``--quick`` or ``--no-write``.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ PRESET_NOTES = {"dcgan-mnist": "DCGAN 28x28, nz 100, widths 64, batch 64, Adam 2
 
 
 class Probe:
-    """Measures FID every ``every`` steps with the clock paused; says when to stop."""
+    """Measures FID every ``every`` steps with the clocks paused; says when to stop."""
 
     def __init__(self, extractor, real_stats, threshold: float, every: int, n: int, budget_s: float, seed: int = 0):
         self.extractor, self.real_stats, self.threshold = extractor, real_stats, threshold

@@ -135,13 +135,25 @@ class _Serial:
 
 
 def summarise(rows: list[dict]) -> dict:
-    """mean, std (ddof 1; 0 for one seed), min and max of each column over seeds."""
+    """mean, std (ddof 1), min and max of each column over seeds, and n, how many seeds define it
+    (reverse KL is undefined for a run without high-quality samples)."""
     out = {}
     for col in (*COLUMNS, "seconds"):
         v = np.array([r[col] for r in rows], dtype=float)
+        v = v[np.isfinite(v)]
+        if not len(v):
+            out[col] = {"mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan, "n": 0}
+            continue
         out[col] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                    "min": float(v.min()), "max": float(v.max())}
+                    "min": float(v.min()), "max": float(v.max()), "n": len(v)}
     return out
+
+
+def _kl_cells(kl: dict, n: int) -> str:
+    if kl["n"] == 0:
+        return "undefined | -"
+    note = "" if kl["n"] == n else f" ({kl['n']} of {n} seeds)"
+    return f"{kl['mean']:.3f} ± {kl['std']:.3f}{note} | {kl['max']:.3f}"
 
 
 def table(data: str, results: dict[str, list[dict]]) -> str:
@@ -154,7 +166,7 @@ def table(data: str, results: dict[str, list[dict]]) -> str:
         lines.append(f"| {name}{' (EMA G)' if rows[0]['ema'] else ''} | {mo['mean']:.1f} ± {mo['std']:.1f} | "
                      f"{mo['min']:.0f} | {st['mean']:.1f} ± {st['std']:.1f} | "
                      f"{100 * hq['mean']:.2f} ± {100 * hq['std']:.2f} | {100 * hq['min']:.2f} | "
-                     f"{kl['mean']:.3f} ± {kl['std']:.3f} | {kl['max']:.3f} | {s['seconds']['mean']:.0f} |")
+                     f"{_kl_cells(kl, len(rows))} | {s['seconds']['mean']:.0f} |")
     return "\n".join(lines)
 
 
@@ -207,7 +219,8 @@ def parse(argv):
     p.add_argument("--seeds", type=int, default=None, help="seeds 0..n-1 (default 5; --quick 1)")
     p.add_argument("--data", default="ring,grid")
     p.add_argument("--configs", default=None, help=f"comma-separated, of: {', '.join(CONFIGS)}")
-    p.add_argument("--steps", type=int, default=None, help=f"generator steps for every config (default {STEPS}; --quick 100)")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"generator steps for every config (default {STEPS}; --quick 100)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (one torch thread each)")
     p.add_argument("--json", type=Path, default=None, help="also write every run's numbers here")
     p.add_argument("--write", action="store_true", help="update docs/benchmarks.md and docs/images/toy-*.png")
@@ -269,13 +282,29 @@ def _section(args, results, steps, wall, figures, argv) -> str:
     lines += [_DESCRIPTION.strip(), ""]
     for d in args.data:
         budget = ", ".join(f"{c} {s}" for c, s in steps[d].items())
-        lines += [f"### {d}", "", f"Generator steps: {budget}.", "", table(d, results[d]), "",
+        lines += [f"### {d}", "", f"Generator steps: {budget}. {_best_line(d)}", "", table(d, results[d]), "",
                   ratios(d, results[d]), "", paper_table(d), ""]
         fig = [f for f in figures if f.stem == f"toy-{d}"]
         if fig:
             lines += [f"![{d}: best config, seed 0](images/{fig[0].name})", ""]
     lines += [_NOTES.strip(), ""]
     return "\n".join(lines)
+
+
+def _best_line(data: str) -> str:
+    from gankit import TrainConfig
+    from gankit.config import read_config_file
+
+    keys = ("loss", "pack", "lr_g", "lr_d", "beta1", "beta2", "ema_decay", "batch_size", "z_dim", "g_hidden",
+            "d_hidden")
+    best = read_config_file(f"best-{data}")
+    base = TrainConfig.from_dict(read_config_file(f"mlp-{data}"))
+    return (f"`best` = preset `best-{data}`: " + ", ".join(f"{k} {best[k]}" for k in keys if k in best) +
+            f". Baselines = preset `mlp-{data}` (lr {base.lr}, Adam ({base.beta1}, {base.beta2}), batch "
+            f"{base.batch_size}, G {base.g_hidden}, D {base.d_hidden}, z_dim {base.z_dim}) with the objective "
+            f"swapped; wgan-gp with {CONFIGS['wgan-gp']['n_critic']} critic steps, lr {CONFIGS['wgan-gp']['lr']}, "
+            f"Adam ({CONFIGS['wgan-gp']['beta1']}, {CONFIGS['wgan-gp']['beta2']}), λ = 10 (Gulrajani et al. 2017, "
+            f"Algorithm 1).")
 
 
 _DESCRIPTION = """

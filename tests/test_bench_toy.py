@@ -44,9 +44,13 @@ def test_summary_statistics_over_seeds():
     rows = [{"modes": m, "modes_strict": m, "high_quality": h, "reverse_kl": k, "seconds": 1.0}
             for m, h, k in ((8, 0.99, 0.0), (6, 0.97, 0.3), (7, 0.98, 0.1))]
     s = toy_modes.summarise(rows)
-    assert s["modes"] == {"mean": 7.0, "std": 1.0, "min": 6.0, "max": 8.0}
+    assert s["modes"] == {"mean": 7.0, "std": 1.0, "min": 6.0, "max": 8.0, "n": 3}
     assert math.isclose(s["high_quality"]["mean"], 0.98) and math.isclose(s["high_quality"]["std"], 0.01)
     assert s["reverse_kl"]["max"] == 0.3
+    rows[0]["reverse_kl"] = math.nan  # no high-quality sample: reverse KL undefined, left out
+    s = toy_modes.summarise(rows)
+    assert s["reverse_kl"]["n"] == 2 and math.isclose(s["reverse_kl"]["mean"], 0.2)
+    assert "0.200 ± 0.141 (2 of 3 seeds)" in toy_modes.table("ring", {"x": [dict(r, ema=False) for r in rows]})
 
 
 def test_write_section_replaces_only_its_own(tmp_path):
