@@ -42,7 +42,7 @@ VARIANTS = {
     "pacdcgan2-ema": ({"pack": 2, "ema_decay": 0.999}, "packing m = 2 and EMA 0.999"),
 }
 DEFAULT_VARIANTS = ("dcgan", "dcgan-ema", "pacdcgan2", "pacdcgan2-ema", "sn-hinge")
-QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32, log_every=2)
+QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32, log_every=2, num_points=2000)
 #: Lin et al. 2018 (PacGAN), Table 2: the VEEGAN setting (DCGAN with 4 conv layers in D, 128,000
 #: stacked images from the 60,000-digit train split, 50 epochs of batch 64, 26,000 samples;
 #: the first four rows are VEEGAN's, Srivastava et al. 2017, Table 3). Read from the authors'
@@ -64,8 +64,8 @@ def config(variant: str, steps: int, data_root: Path, quick: bool):
     return cfg.replace(**{**run, **VARIANTS[variant][0], **(QUICK if quick else {})})
 
 
-def real_rows(evaluator, data_root: Path, n: int) -> list[dict]:
-    """Modes and KL of real Stacked MNIST: the 10,000 training images, and ``n`` fresh triples of
+def real_rows(evaluator, data_root: Path, n: int, size: int) -> list[dict]:
+    """Modes and KL of real Stacked MNIST: the ``size`` training images, and ``n`` fresh triples of
     test digits (what a perfect sampler of the underlying distribution would score)."""
     import torch
 
@@ -74,7 +74,8 @@ def real_rows(evaluator, data_root: Path, n: int) -> list[dict]:
     from gankit.data.stacked import stack_digits
     from gankit.metrics import stacked_mnist_modes
 
-    cfg = TrainConfig(data="stacked-mnist", data_root=str(data_root), split="test", download=False).validate()
+    cfg = TrainConfig(data="stacked-mnist", data_root=str(data_root), split="test", download=False,
+                      num_points=size).validate()
     train = load_dataset(cfg)
     mnist = load_dataset(cfg.replace(data="mnist"))
     idx = torch.randint(len(mnist), (n, 3), generator=torch.Generator().manual_seed(1))
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluator, ev_text = mnist_evaluator(args.evaluator, data_root, quick)
     cache = out / "feature-cache" if quick else None
     print(f"evaluator: {ev_text}; {steps} generator steps per run; {n} samples per evaluation", flush=True)
-    results = real_rows(evaluator, data_root, n)
+    results = real_rows(evaluator, data_root, n, config(variants[0], steps, data_root, quick).num_points)
     for r in results:
         print(f"{r['variant']:40s} modes {r['classes_seen']:4d}  KL {r['class_kl']:.3f}", flush=True)
     for v in variants:
@@ -148,12 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         trained = [r for r in results if "run" in r]
         best = max(trained, key=lambda r: (r["classes_seen"], -r["class_kl"]))
         grid = save_grid(best["run"], doc.parent / "images" / "quality-stacked-mnist.png")
-        write_section(doc, SECTION, report(results, best, grid, text, steps, n, ev_text, doc, argv))
+        write_section(doc, SECTION, report(results, best, grid, text, steps, n, ev_text, doc, argv,
+                                                config(variants[0], steps, data_root, quick).num_points))
         print(f"wrote {doc} and {grid}")
     return 0
 
 
-def report(results, best, grid, text, steps, n, ev_text, doc, argv) -> str:
+def report(results, best, grid, text, steps, n, ev_text, doc, argv, size) -> str:
     command = "OMP_NUM_THREADS=1 python -m bench stacked_mnist" + "".join(f" {a}" for a in argv or [])
     trained = [r for r in results if "run" in r]
     hit = [r["variant"] for r in trained if r["classes_seen"] >= MODES_TARGET and r["class_kl"] <= KL_TARGET]
@@ -166,15 +168,15 @@ def report(results, best, grid, text, steps, n, ev_text, doc, argv) -> str:
         "",
         *reused_note(trained),
         "",
-        "**Data: Stacked MNIST built from the MNIST *test* split (10,000 digits), the only MNIST split "
-        "available offline**: 10,000 stacked training images, each channel a digit of the test split "
-        "(`--data stacked-mnist --data-root ../shared/data/mnist --split test`), so about 10 training "
-        "images per mode.",
+        f"**Data: Stacked MNIST built from the MNIST *test* split (10,000 digits), the only MNIST split "
+        f"available offline**: {size:,} stacked training images (`--data stacked-mnist --data-root "
+        f"../shared/data/mnist --split test`, `num_points` {size:,}), each channel a digit of the test split "
+        f"drawn with replacement, about {size // 1000} training images per mode.",
         "",
         f"Every run: preset `{PRESET}` (DCGAN at 28x28x3, z 100, batch 64, Adam 2e-4, "
         f"betas (0.5, 0.999), non-saturating loss, widths 32 to fit the CPU budget) "
         f"for **{steps} generator steps** "
-        f"({steps * 64 / 10_000:.0f} epochs of the 10,000 images), seed 0, one remedy switched on per row. "
+        f"({steps * 64 / size:.1f} epochs of the {size:,} images), seed 0, one remedy switched on per row. "
         f"Evaluation (`gankit evaluate RUN --evaluator DIR --n {n}`): {n:,} samples; each channel "
         f"classified by the evaluator, {ev_text}; modes = digit triples hit at least once, KL = "
         "KL(mode histogram ‖ uniform) (0 balanced; log 1000 = 6.91 for one mode); FID on the "

@@ -89,3 +89,20 @@ def test_presets_parse_and_validate():
 def test_module_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gankit", "train", "--loss", "nope"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("gankit: error: unknown loss")
+
+
+def test_sample_with_discriminator_rejection(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--model", "mlp", "--data", "ring", "--num-points", "2000", "--steps", "30",
+                 "--g-hidden", "32", "--d-hidden", "32", "--dropout", "0", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "-n", "50", "--drs", "--drs-calibrate", "20", "--seed", "1",
+                 "--out", str(tmp_path / "s.png")]) == 0
+    out = capsys.readouterr().out
+    accepted = float(out.split("accepted ")[1].split("%")[0])
+    assert 0 < accepted <= 100 and (tmp_path / "s.png").stat().st_size > 100
+    cgan = tmp_path / "cgan"
+    assert main(["train", "--model", "cgan", "--steps", "1", "--out", str(cgan), *TINY]) == 0
+    assert main(["sample", str(cgan), "--drs", "--out", str(tmp_path / "c.png")]) == 2
+    assert "--drs needs an unconditional run" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists()

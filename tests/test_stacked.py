@@ -13,8 +13,8 @@ from conftest import SHARED_MNIST
 from evaluator_helpers import mnist_test_split, tiny_mnist_evaluator
 
 
-def _stacked(seed=0, **kw):
-    return load_dataset(TrainConfig(data="stacked-mnist", data_root=str(SHARED_MNIST), split="test",
+def _stacked(seed=0, num_points=10_000, **kw):
+    return load_dataset(TrainConfig(data="stacked-mnist", data_root=str(SHARED_MNIST), split="test", num_points=num_points,
                                     download=False, seed=seed, **kw).validate())
 
 
@@ -46,6 +46,8 @@ def test_stacked_mnist_dataset_is_deterministic_and_labelled_by_channel():
             assert int(data.y[i]) // weight % 10 in mnist_y[match].tolist()
     small = _stacked(image_size=14)
     assert small.spec.shape == (3, 14, 14) and torch.equal(small.y, data.y)
+    more = _stacked(num_points=25_000)  # num_points triples; the first draws are the same
+    assert len(more) == 25_000 and len(more.y.unique()) == 1000 and torch.equal(more.y[:10_000], data.y)
 
 
 def test_stacked_mode_count_with_the_classifier():
@@ -88,7 +90,7 @@ def test_evaluate_stacked_mnist_run_counts_1000_modes(tmp_path):
     ev = save_evaluator(model, tmp_path / "ev", dataset="mnist")
     run = tmp_path / "run"
     gankit.train(tiny(data="stacked-mnist", data_root=str(SHARED_MNIST), split="test", download=False,
-                      image_size=8, steps=2), run)
+                      num_points=10_000, image_size=8, steps=2), run)
     result = evaluate_run(run, n=300, metrics="fid,is,modes", evaluator=ev, cache_dir=tmp_path / "c")
     m = result["metrics"]
     assert result["shape"] == [3, 8, 8] and m["num_classes"] == 1000 and 1 <= m["classes_seen"] <= 300

@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 import gankit
 from gankit import Trainer
+from gankit.errors import ConfigError
 from gankit.losses import OBJECTIVES
 from gankit.models import MODELS
 from gankit.training.games import GAMES
@@ -129,3 +130,29 @@ def test_tensorboard_scalars_and_image_grids(tmp_path):
     assert {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake"} <= set(tags["scalars"])
     assert [e.step for e in acc.Scalars("train/g_loss")] == [1, 2, 3, 4]
     assert "samples" in tags["images"] and len(acc.Images("samples")) >= 2
+
+
+def test_linear_lr_decay_schedule_and_exact_resume(tmp_path):
+    cfg = tiny(model="mlp", steps=8, batch_size=64, lr_g=1e-3, lr_d=4e-3, lr_decay="linear", lr_decay_start=0.5,
+               ema_decay=0.9, checkpoint_every=100)
+    seen = []
+    t = Trainer(cfg, tmp_path / "full")
+    t.callbacks.append(lambda tr: seen.append((tr.opt_g.param_groups[0]["lr"], tr.opt_d.param_groups[0]["lr"])))
+    t.train()
+    factors = [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]  # constant for half the run, then linear towards 0
+    assert seen == [pytest.approx((1e-3 * f, 4e-3 * f)) for f in factors]
+
+    def stop_at_5(tr):
+        tr.stop_requested = tr.step == 5
+    part = Trainer(cfg, tmp_path / "part")
+    part.callbacks.append(stop_at_5)
+    part.train()
+    assert part.step == 5
+    resumed = Trainer(cfg, tmp_path / "part", resume=True)
+    assert resumed.opt_g.param_groups[0]["lr"] == pytest.approx(0.75e-3)
+    resumed.train()
+    for name in ("generator", "discriminator", "generator_ema"):
+        full, again = (_weights(tmp_path / r / f"{name}.safetensors") for r in ("full", "part"))
+        assert all(torch.equal(full[k], again[k]) for k in full), name
+    with pytest.raises(ConfigError, match="lr_decay_start must be in"):
+        tiny(lr_decay="linear", lr_decay_start=1.0)

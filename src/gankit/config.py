@@ -29,7 +29,7 @@ class TrainConfig:
     channels: int | None = None       # folder: 1 (grayscale) or 3 (RGB, default)
     download: bool = True             # torchvision datasets: download when files are absent
     strict: bool = False              # folder: refuse unreadable images instead of skipping them
-    num_points: int = 100_000         # synthetic 2-D sets: how many points to draw
+    num_points: int = 100_000         # synthetic sets (2-D points, Stacked MNIST triples): how many to draw
     # --- architecture
     z_dim: int = 100
     g_width: int = 64                 # DCGAN ngf
@@ -65,6 +65,8 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     momentum: float = 0.9             # sgd
+    lr_decay: str = "none"            # none | linear: both lrs decay linearly to 0 at the last step
+    lr_decay_start: float = 0.0       #   from this fraction of the run on (0.5: constant for half, as in pix2pix)
     ema_decay: float = 0.0            # EMA of G's weights (0 = off), e.g. 0.999
     # --- run
     seed: int = 0
@@ -126,6 +128,9 @@ class TrainConfig:
         _choice("d_norm", self.d_norm, ("auto", "batch", "layer", "none"))
         _choice("split", self.split, ("train", "test", "all"))
         _choice("amp", self.amp, ("none", "bf16", "fp16"))
+        _choice("lr_decay", self.lr_decay, ("none", "linear"))
+        if not 0 <= self.lr_decay_start < 1:
+            raise ConfigError(f"lr_decay_start must be in [0, 1) (got {self.lr_decay_start}); e.g. 0.5")
         if self.amp == "fp16" and (self.r1_gamma > 0 or (self.gp_weight or 0) > 0 or self.loss == "wgan-gp"):
             raise ConfigError("--amp fp16 cannot be combined with a gradient penalty or R1 (their gradients "
                               "would be unscaled); use --amp bf16")

@@ -1,10 +1,10 @@
 """Stacked MNIST (Metz et al. 2017, "Unrolled GANs", §3.3; VEEGAN; PacGAN): 1,000 modes.
 
 Each image stacks three independently drawn MNIST digits as its R, G and B channels; its class
-is ``100·d_R + 10·d_G + d_B``, so ``num_classes = 1000``. The set has as many images as the
-MNIST split it is built from (10,000 for ``--split test``, 60,000 for ``train``), each channel
-drawn uniformly with replacement from that split by a generator seeded with the run's seed:
-the same seed gives the same set. ``image_size`` resizes the digits as for MNIST.
+is ``100·d_R + 10·d_G + d_B``, so ``num_classes = 1000``. The set holds ``num_points`` images
+(default 100,000; VEEGAN and PacGAN used 128,000), each channel drawn uniformly with replacement
+from the MNIST ``split`` by a generator seeded with the run's seed: the same seed gives the same
+set. ``image_size`` resizes the digits as for MNIST.
 """
 from __future__ import annotations
 
@@ -35,6 +35,6 @@ def load_stacked_mnist(cfg) -> TensorData:
 
     mnist = load_idx_dataset(cfg.replace(data="mnist"))
     g = torch.Generator().manual_seed(cfg.seed + STACKED_SEED_OFFSET)
-    idx = torch.randint(len(mnist), (len(mnist), 3), generator=g)
+    idx = torch.randint(len(mnist), (cfg.num_points, 3), generator=g)
     x, y = stack_digits(mnist.x, mnist.y, idx)
     return TensorData(x, y, DataSpec(tuple(x.shape[1:]), 1000, "image"), "stacked-mnist")

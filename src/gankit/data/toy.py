@@ -1,5 +1,6 @@
 """Synthetic 2-D distributions for mode-collapse experiments (VEEGAN, Srivastava et al. 2017;
-PacGAN, Lin et al. 2018): a ring of 8 Gaussians and a grid of 25, plus a spiral."""
+PacGAN, Lin et al. 2018): a ring of 8 Gaussians (radius 2, sigma 0.02) and a grid of 25
+(spacing 2, sigma 0.05, as in PacGAN's code), plus a spiral."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ import torch
 from torch import Tensor
 
 RING_RADIUS, RING_STD = 2.0, 0.02
-GRID_SPACING, GRID_STD = 2.0, 0.02
+GRID_SPACING, GRID_STD = 2.0, 0.05  # PacGAN's code: means -4..4 step 2, sigma 0.05
 
 
 def ring_centres(n_modes: int = 8, radius: float = RING_RADIUS) -> Tensor:

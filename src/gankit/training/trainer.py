@@ -200,6 +200,8 @@ class Trainer:
         t_session = self._last_save = time.perf_counter()
         try:
             while self.step < self.total_steps:
+                if cfg.lr_decay != "none":
+                    self._set_lr()
                 for _ in range(cfg.n_critic):
                     d_loss, d_real, d_fake = self.d_step()
                 g_loss = self.g_step()
@@ -282,6 +284,20 @@ class Trainer:
         self._diverged(f"non-finite {', '.join(bad)}")
         return None
 
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of both learning rates for generator step ``step`` (0-based): 1, or with
+        ``lr_decay: linear`` constant until ``lr_decay_start`` of the run, then linear towards 0."""
+        if self.cfg.lr_decay == "none":
+            return 1.0
+        start = int(self.cfg.lr_decay_start * self.total_steps)
+        return 1.0 if step < start else (self.total_steps - step) / (self.total_steps - start)
+
+    def _set_lr(self) -> None:
+        factor = self.lr_scale * self.lr_factor(self.step)
+        for opt, lr in ((self.opt_g, self.cfg.lr_generator), (self.opt_d, self.cfg.lr_discriminator)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+
     def _weights_finite(self) -> bool:
         params = [p.detach() for m in (self.G, self.D) for p in m.parameters()]
         return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
@@ -350,9 +366,7 @@ class Trainer:
         self.step, self.epochs_seen, self.elapsed = state["step"], state["epochs_seen"], state["elapsed"]
         self.rollbacks = max(self.rollbacks, state.get("rollbacks", 0))
         self.lr_scale = state.get("lr_scale", 1.0) if lr_scale is None else lr_scale
-        for opt, lr in ((self.opt_g, self.cfg.lr_generator), (self.opt_d, self.cfg.lr_discriminator)):
-            for group in opt.param_groups:
-                group["lr"] = lr * self.lr_scale
+        self._set_lr()
         set_rng_state(state["rng"])
         self.game.load_state_dict(state.get("game", {}))
         if state.get("scaler_d"):
