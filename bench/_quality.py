@@ -73,7 +73,7 @@ def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, c
     record = run_dir / "bench.json"
     if reuse and record.is_file():
         saved = json.loads(record.read_text())
-        if saved.get("key") == key:
+        if _same_key(saved.get("key", {}), key):
             return {**saved["result"], "reused": True}
     summary = Trainer(cfg, run_dir, overwrite=True).train()
     if summary["stopped_early"]:  # Ctrl-C / SIGTERM: stop the benchmark, do not score a partial run
@@ -83,6 +83,19 @@ def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, c
            "steps": summary["steps"], "run": str(run_dir)}
     record.write_text(json.dumps({"key": key, "result": row}, indent=1) + "\n")
     return row
+
+
+def _same_key(saved: dict, key: dict) -> bool:
+    """The saved run's key equals ``key`` once its config is read with today's defaults (a config
+    field added since, at its default value, changes nothing about that run)."""
+    from gankit import TrainConfig
+    from gankit.errors import ConfigError
+
+    try:
+        config = TrainConfig.from_dict(saved["config"]).to_dict()
+    except (KeyError, TypeError, ConfigError):
+        return False
+    return {**saved, "config": config} == key
 
 
 def out_dir(given: Path | None, name: str, quick: bool) -> Path:

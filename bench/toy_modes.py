@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Mode coverage on 2-D ring and grid (VEEGAN / PacGAN protocol)"
 N_SAMPLES = 2500  # VEEGAN Sec. 5.1 and PacGAN's code (num_log_figure_sample)
-STEPS = 8000  # generator steps for every configuration (the same budget side by side)
+STEPS = 8000  # generator steps for every baseline configuration (the same budget side by side)
+DRS_CALIBRATE, DRS_PERCENTILE = 4000, 0.95  # best + DRS: D's extra steps against the frozen G; gamma
 
 #: overrides of the mlp-<data> preset; "best" is the best-<data> preset instead.
 CONFIGS: dict[str, dict] = {
@@ -86,18 +87,15 @@ def run_config(data: str, name: str, seed: int, steps: int | None, keep_samples:
     """Train one configuration on one seed in a temporary run directory; score 2,500 samples."""
     from gankit import Trainer, TrainConfig
     from gankit.config import read_config_file
-    from gankit.data.toy import TOY_MODES
-    from gankit.metrics import toy_mode_metrics
 
     torch.set_num_threads(1)
     if name == "best":
         cfg = TrainConfig.from_dict(read_config_file(f"best-{data}"))
     else:
         cfg = TrainConfig.from_dict(read_config_file(f"mlp-{data}")).replace(**CONFIGS[name])
-    steps = steps or STEPS
+    steps = steps or (cfg.steps if name == "best" else STEPS)  # best: its preset's budget
     cfg = cfg.replace(seed=seed, steps=steps, epochs=None, device="cpu", progress=False, tensorboard=False,
                       sample_every=steps, checkpoint_every=steps, log_every=min(cfg.log_every, steps))
-    centres_fn, std = TOY_MODES[data]
     with tempfile.TemporaryDirectory(prefix="gankit-toy-") as tmp:
         trainer = Trainer(cfg, Path(tmp) / "run")
         t0 = time.perf_counter()
@@ -105,14 +103,50 @@ def run_config(data: str, name: str, seed: int, steps: int | None, keep_samples:
         seconds = time.perf_counter() - t0
         z = torch.randn(N_SAMPLES, cfg.z_dim, generator=torch.Generator().manual_seed(10_000 + seed))
         x = trainer.generate(z).cpu()  # the EMA generator when cfg.ema_decay > 0
-    centres = centres_fn()
-    m = toy_mode_metrics(x, centres, std, min_count=1)
-    strict = toy_mode_metrics(x, centres, std)  # min_count = ceil(N / 5M)
-    out = {"data": data, "config": name, "seed": seed, "steps": steps, "seconds": seconds,
-           "modes": m["modes"], "modes_strict": strict["modes"], "num_modes": m["num_modes"],
-           "high_quality": m["high_quality"], "reverse_kl": m["reverse_kl"], "ema": cfg.ema_decay > 0}
+        out = {"data": data, "config": name, "seed": seed, "steps": steps, "seconds": seconds,
+               "ema": cfg.ema_decay > 0, **_scores(x, data)}
+        if name == "best" and cfg.pack == 1:  # D scores single samples: rejection sampling applies
+            t0 = time.perf_counter()
+            xd, acceptance = _drs(trainer, seed, min(DRS_CALIBRATE, steps))
+            out["drs"] = {"seconds": seconds + time.perf_counter() - t0, "acceptance": acceptance,
+                          **_scores(xd, data)}
+            if keep_samples:
+                out["drs"]["samples"] = xd.tolist()
     if keep_samples:
         out["samples"] = x.tolist()
+    return out
+
+
+def _scores(x: torch.Tensor, data: str) -> dict:
+    from gankit.data.toy import TOY_MODES
+    from gankit.metrics import toy_mode_metrics
+
+    centres_fn, std = TOY_MODES[data]
+    m = toy_mode_metrics(x, centres_fn(), std, min_count=1)
+    strict = toy_mode_metrics(x, centres_fn(), std)  # min_count = ceil(N / 5M)
+    return {"modes": m["modes"], "modes_strict": strict["modes"], "num_modes": m["num_modes"],
+            "high_quality": m["high_quality"], "reverse_kl": m["reverse_kl"]}
+
+
+def _drs(trainer, seed: int, calibrate: int) -> tuple[torch.Tensor, float]:
+    """2,500 samples by discriminator rejection sampling (gankit.sampling; Azadi et al. 2019):
+    D first trained ``calibrate`` more steps against the frozen (EMA) G, gamma = the 95th percentile."""
+    from gankit.sampling import RejectionSampler, calibrate_discriminator
+
+    G = trainer.ema.model if trainer.ema is not None else trainer.G
+    D = calibrate_discriminator(trainer.D, G.eval(), trainer.data, steps=calibrate, seed=seed)
+    sampler = RejectionSampler(G, D, percentile=DRS_PERCENTILE)
+    return sampler.sample(N_SAMPLES, seed=10_000 + seed).cpu(), sampler.acceptance
+
+
+def with_drs_rows(results: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Add a ``best + DRS`` row after ``best`` when its runs also sampled with rejection."""
+    out = {}
+    for name, rows in results.items():
+        out[name] = rows
+        if rows and all("drs" in r for r in rows):
+            out[f"{name} + DRS"] = [{**{k: v for k, v in r.items() if k not in ("drs", "samples")}, **r["drs"],
+                                     "config": f"{name} + DRS"} for r in rows]
     return out
 
 
@@ -190,6 +224,10 @@ def ratios(data: str, results: dict[str, list[dict]], base: str = "nonsaturating
             f">= {100 * hq:.0f}% high quality) on every seed: {'met' if met else 'NOT met'}")
 
 
+def _ratio_lines(data: str, results: dict[str, list[dict]]) -> list[str]:
+    return [line for best in ("best", "best + DRS") if (line := ratios(data, results, best=best))]
+
+
 def write_section(text: str, path: Path = DOCS) -> None:
     """Replace (or append) this benchmark's section of docs/benchmarks.md, leaving the rest alone."""
     doc = path.read_text() if path.exists() else "# Benchmarks\n"
@@ -203,14 +241,17 @@ def write_section(text: str, path: Path = DOCS) -> None:
     path.write_text(doc)
 
 
-def save_figures(data: str, row: dict) -> Path:
+def save_figures(data: str, row: dict) -> list[Path]:
     from gankit.data.toy import TOY_MODES
     from gankit.utils.images import save_scatter
 
-    path = ROOT / "docs" / "images" / f"toy-{data}.png"
-    save_scatter(torch.tensor(row["samples"]), path, None, TOY_MODES[data][0](),
-                 title=f"{data}: best, seed {row['seed']}, {N_SAMPLES} samples")
-    return path
+    paths = []
+    for suffix, name, samples in (("", "best", row["samples"]), ("-drs", "best + DRS", row.get("drs", {}).get("samples"))):
+        if samples is not None:
+            paths.append(ROOT / "docs" / "images" / f"toy-{data}{suffix}.png")
+            save_scatter(torch.tensor(samples), paths[-1], None, TOY_MODES[data][0](),
+                         title=f"{data}: {name}, seed {row['seed']}, {N_SAMPLES} samples")
+    return paths
 
 
 def parse(argv):
@@ -220,7 +261,7 @@ def parse(argv):
     p.add_argument("--data", default="ring,grid")
     p.add_argument("--configs", default=None, help=f"comma-separated, of: {', '.join(CONFIGS)}")
     p.add_argument("--steps", type=int, default=None,
-                   help=f"generator steps for every config (default {STEPS}; --quick 100)")
+                   help=f"generator steps for every config (default {STEPS}, best: its preset's; --quick 100)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (one torch thread each)")
     p.add_argument("--json", type=Path, default=None, help="also write every run's numbers here")
     p.add_argument("--write", action="store_true", help="update docs/benchmarks.md and docs/images/toy-*.png")
@@ -248,26 +289,29 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = []
     with multiprocessing.get_context("spawn").Pool(args.jobs) if args.jobs > 1 else _Serial() as pool:
-        for r in pool.imap_unordered(_run, sorted(tasks, key=lambda t: t[1] != "wgan-gp"), chunksize=1):
-            rows.append(r)  # the costliest runs (WGAN-GP's 5 critic steps) first
+        costliest_first = sorted(tasks, key=lambda t: {"best": 0, "wgan-gp": 1}.get(t[1], 2))
+        for r in pool.imap_unordered(_run, costliest_first, chunksize=1):
+            rows.append(r)  # the costliest runs (best's long budget, WGAN-GP's 5 critic steps) first
             print(f"  {r['data']} {r['config']} seed {r['seed']}: modes {r['modes']}/{r['num_modes']}, "
                   f"{100 * r['high_quality']:.2f}% high quality, reverse KL {r['reverse_kl']:.3f} "
-                  f"({r['seconds']:.0f} s)", flush=True)
+                  f"({r['seconds']:.0f} s)" + (f"; with DRS: modes {r['drs']['modes']}, "
+                                               f"{100 * r['drs']['high_quality']:.2f}% high quality, reverse KL "
+                                               f"{r['drs']['reverse_kl']:.3f}" if "drs" in r else ""), flush=True)
     rows.sort(key=lambda r: tasks.index(next(t for t in tasks if t[:3] == (r["data"], r["config"], r["seed"]))))
     wall = time.perf_counter() - t0
-    results = {d: {c: [r for r in rows if r["data"] == d and r["config"] == c] for c in args.configs}
+    results = {d: with_drs_rows({c: [r for r in rows if r["data"] == d and r["config"] == c] for c in args.configs})
                for d in args.data}
     steps = {d: {c: results[d][c][0]["steps"] for c in args.configs} for d in args.data}
     report = []
     for d in args.data:
-        report += [table(d, results[d]), "", ratios(d, results[d]), ""]
+        report += [table(d, results[d]), "", *_ratio_lines(d, results[d]), ""]
     print("\n".join(report))
     print(f"wall time {wall / 60:.1f} min for {len(rows)} runs ({args.jobs} job(s)); steps per config: "
           f"{json.dumps(steps)}")
     if args.json:
         args.json.write_text(json.dumps([{k: v for k, v in r.items() if k != "samples"} for r in rows], indent=1))
     if args.write:
-        figures = [save_figures(r["data"], r) for r in rows if "samples" in r]
+        figures = [f for r in rows if "samples" in r for f in save_figures(r["data"], r)]
         write_section(_section(args, results, steps, wall, figures, argv))
         print(f"wrote {DOCS.relative_to(ROOT)} and {', '.join(str(f.relative_to(ROOT)) for f in figures)}")
     return 0
@@ -283,10 +327,10 @@ def _section(args, results, steps, wall, figures, argv) -> str:
     for d in args.data:
         budget = ", ".join(f"{c} {s}" for c, s in steps[d].items())
         lines += [f"### {d}", "", f"Generator steps: {budget}. {_best_line(d)}", "", table(d, results[d]), "",
-                  ratios(d, results[d]), "", paper_table(d), ""]
-        fig = [f for f in figures if f.stem == f"toy-{d}"]
-        if fig:
-            lines += [f"![{d}: best config, seed 0](images/{fig[0].name})", ""]
+                  *_ratio_lines(d, results[d]), "", paper_table(d), ""]
+        for f in figures:
+            if f.stem in (f"toy-{d}", f"toy-{d}-drs"):
+                lines += [f"![{d}: {'best + DRS' if f.stem.endswith('drs') else 'best'}, seed 0](images/{f.name})", ""]
     lines += [_NOTES.strip(), ""]
     return "\n".join(lines)
 
@@ -295,8 +339,8 @@ def _best_line(data: str) -> str:
     from gankit import TrainConfig
     from gankit.config import read_config_file
 
-    keys = ("loss", "pack", "lr_g", "lr_d", "beta1", "beta2", "ema_decay", "batch_size", "z_dim", "g_hidden",
-            "d_hidden")
+    keys = ("loss", "pack", "r1_gamma", "lr_g", "lr_d", "beta1", "beta2", "lr_decay", "lr_decay_start", "ema_decay",
+            "batch_size", "z_dim", "g_hidden", "d_hidden")
     best = read_config_file(f"best-{data}")
     base = TrainConfig.from_dict(read_config_file(f"mlp-{data}"))
     return (f"`best` = preset `best-{data}`: " + ", ".join(f"{k} {best[k]}" for k in keys if k in best) +
@@ -304,7 +348,10 @@ def _best_line(data: str) -> str:
             f"{base.batch_size}, G {base.g_hidden}, D {base.d_hidden}, z_dim {base.z_dim}) with the objective "
             f"swapped; wgan-gp with {CONFIGS['wgan-gp']['n_critic']} critic steps, lr {CONFIGS['wgan-gp']['lr']}, "
             f"Adam ({CONFIGS['wgan-gp']['beta1']}, {CONFIGS['wgan-gp']['beta2']}), λ = 10 (Gulrajani et al. 2017, "
-            f"Algorithm 1).")
+            f"Algorithm 1). `best + DRS`: the same runs, sampled by discriminator rejection sampling "
+            f"(`gankit.sampling`, Azadi et al. 2019): D trained {DRS_CALIBRATE} more steps against the frozen EMA G, "
+            f"gamma = the {100 * DRS_PERCENTILE:.0f}th percentile of F per batch (`gankit sample RUN --drs "
+            f"--drs-calibrate {DRS_CALIBRATE}`); its time column includes that.")
 
 
 _DESCRIPTION = """
@@ -323,8 +370,8 @@ samples, no spread given; PacGAN (Lin et al., NeurIPS 2018) Table 1, 10 trials, 
 (not standard deviation: our ± is the standard deviation, √5 ≈ 2.2 times a standard error).
 The data differ slightly: PacGAN's code (fjxmlzn/PacGAN, synthetic_data_experiments/*/config.py)
 uses a ring of radius 1 with σ = 0.01 (ours: radius 2, σ = 0.02, the same shape at twice the scale)
-and a grid with σ = 0.05 (ours: σ = 0.02, so our 3σ radius is 0.06 instead of 0.15 — a stricter
-test); VEEGAN's published notebook (akashgit/VEEGAN) scores its grid with σ = 0.05 as well.
+and a grid of spacing 2 with σ = 0.05 (ours too, the same 3σ radius of 0.15); VEEGAN's published
+notebook (akashgit/VEEGAN) scores its grid with σ = 0.05 as well.
 Their budgets were much larger (PacGAN: 400 epochs of 100,000 points at batch 100, 400k steps).
 """
 

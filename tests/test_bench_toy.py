@@ -69,3 +69,17 @@ def test_write_section_replaces_only_its_own(tmp_path):
 def test_bench_dispatcher_lists_and_rejects():
     proc = subprocess.run([sys.executable, "-m", "bench", "no_such_bench"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "toy_modes" in proc.stderr
+
+
+def test_quick_grid_best_adds_a_rejection_sampling_row(tmp_path):
+    out = tmp_path / "runs.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "bench", "toy_modes", "--quick", "--steps", "40", "--data", "grid",
+                           "--configs", "best", "--json", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| best + DRS (EMA G) |" in proc.stdout and "grid: best + DRS vs" not in proc.stdout  # no baseline run
+    (run,) = json.loads(out.read_text())
+    drs = run["drs"]
+    assert 0 < drs["acceptance"] <= 1 and drs["num_modes"] == 25 and 0 <= drs["high_quality"] <= 1
+    assert drs["seconds"] > run["seconds"]
