@@ -14,13 +14,18 @@ sys.path.insert(0, str(ROOT))
 from bench import toy_modes  # noqa: E402
 
 
-def test_quick_run_prints_table_and_finite_numbers(tmp_path):
-    out = tmp_path / "runs.json"
+def _quick(out: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m bench toy_modes --quick ARGS --json OUT`` in a subprocess (one torch thread)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "bench", "toy_modes", "--quick", "--steps", "60", "--data", "ring",
-                           "--configs", "nonsaturating,best", "--json", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "bench", "toy_modes", "--quick", *args, "--json", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def test_quick_run_prints_table_and_finite_numbers(tmp_path):
+    out = tmp_path / "runs.json"
+    proc = _quick(out, "--steps", "60", "--data", "ring", "--configs", "nonsaturating,best")
     lines = proc.stdout.splitlines()
     header = next(line for line in lines if line.startswith("| ring |"))
     for col in ("modes (max 8)", "modes ≥ 20%", "% high quality", "reverse KL", "s / run"):
@@ -73,11 +78,7 @@ def test_bench_dispatcher_lists_and_rejects():
 
 def test_quick_grid_best_adds_a_rejection_sampling_row(tmp_path):
     out = tmp_path / "runs.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "bench", "toy_modes", "--quick", "--steps", "40", "--data", "grid",
-                           "--configs", "best", "--json", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _quick(out, "--steps", "40", "--data", "grid", "--configs", "best")
     assert "| best + DRS (EMA G) |" in proc.stdout and "grid: best + DRS vs" not in proc.stdout  # no baseline run
     (run,) = json.loads(out.read_text())
     drs = run["drs"]
