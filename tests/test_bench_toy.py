@@ -84,3 +84,21 @@ def test_quick_grid_best_adds_a_rejection_sampling_row(tmp_path):
     drs = run["drs"]
     assert 0 < drs["acceptance"] <= 1 and drs["num_modes"] == 25 and 0 <= drs["high_quality"] <= 1
     assert drs["seconds"] > run["seconds"]
+
+
+def test_reuse_reads_back_matching_runs_only(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    _quick(first, "--steps", "30", "--data", "ring", "--configs", "nonsaturating,best")
+    proc = _quick(second, "--steps", "30", "--data", "ring", "--configs", "nonsaturating,best,lsgan",
+                  "--reuse", str(first))
+    assert f"read back 2 of 3 runs from {first}" in proc.stdout
+    old, new = json.loads(first.read_text()), json.loads(second.read_text())
+    by_config = {r["config"]: r for r in new}
+    assert by_config["lsgan"].get("reused") is None and by_config["best"]["reused"] is True
+    for r in old:  # read back as they were, samples of best seed 0 included
+        assert {k: v for k, v in by_config[r["config"]].items() if k != "reused"} == r
+    assert "samples" in by_config["best"]
+    # A different budget is a different run: nothing matches.
+    proc = _quick(tmp_path / "c.json", "--steps", "31", "--data", "ring", "--configs", "nonsaturating",
+                  "--reuse", str(first))
+    assert f"read back 0 of 1 runs from {first}" in proc.stdout
