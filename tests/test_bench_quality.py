@@ -62,9 +62,9 @@ def test_stacked_mnist_quick(tmp_path):
     results = json.loads((tmp_path / "runs" / "results.json").read_text())
     real, runs = results[:2], results[2:]
     assert [r["variant"] for r in runs] == ["dcgan", "pacdcgan2"]
-    # the 10,000 real training images cover nearly every mode, even under a weak classifier;
-    # 500 fresh real triples can hit at most 500 (about 1000·(1 - e^-0.5) ≈ 393 expected)
-    assert real[0]["classes_seen"] > 900 and 0 <= real[0]["class_kl"] < 1
+    # --quick stacks 2,000 training images: about 1000·(1 - e^-2) ≈ 865 modes hit, classifier errors
+    # only moving images between modes; 500 fresh real triples can hit at most 500 (≈ 393 expected)
+    assert 780 < real[0]["classes_seen"] <= 950 and 0 <= real[0]["class_kl"] < 1
     assert 300 < real[1]["classes_seen"] <= 500 and math.isfinite(real[1]["class_kl"])
     for r in runs:
         assert r["steps"] == 4 and 1 <= r["classes_seen"] <= 1000
