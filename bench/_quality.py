@@ -98,6 +98,20 @@ def _same_key(saved: dict, key: dict) -> bool:
     return {**saved, "config": config} == key
 
 
+def add_common_args(ap, name: str, n: int, n_quick: int) -> None:
+    """The options every MNIST-evaluated benchmark shares (data, evaluator, samples, output, reuse)."""
+    ap.add_argument("--data-root", type=Path, default=MNIST_ROOT, help="MNIST root (only the test split is used)")
+    ap.add_argument("--evaluator", default=None, help="LeNet MNIST evaluator folder (default "
+                                                       "../evaluators/lenet-mnist-28; quick: a tiny one trained on the fly)")
+    ap.add_argument("--n", type=int, default=None, help=f"samples per evaluation (default {n}; quick {n_quick})")
+    ap.add_argument("--out", type=Path, default=None, help=f"run folders (default runs/bench/{name})")
+    ap.add_argument("--doc", type=Path, default=None, help="write the section here (default docs/benchmarks.md, "
+                                                          "not with --quick)")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="read back runs already trained and evaluated with the "
+                                                        "same settings in --out (resume; parallel invocations)")
+
+
 def out_dir(given: Path | None, name: str, quick: bool) -> Path:
     """Where a benchmark's runs go: ``given``, else runs/bench/<name> (quick: a new temporary folder)."""
     if given is not None:

@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # python bench/mnist_quality.py
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._quality import (DOC, MNIST_ROOT, QUIET, fixed, fmt, machine,  # noqa: E402
+from bench._quality import (DOC, QUIET, add_common_args, fixed, fmt, machine,  # noqa: E402
                             mnist_evaluator, out_dir, reused_note, run_times, table, train_and_evaluate, write_section)
 
 SECTION = "MNIST (test split) quality by model and objective"
@@ -86,16 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--objectives", default=None, help=f"of {', '.join(OBJECTIVES)} (default "
                     f"{','.join(DEFAULT_OBJECTIVES)}; quick: nonsaturating,wgan-gp)")
-    ap.add_argument("--data-root", type=Path, default=MNIST_ROOT, help="MNIST root (only the test split is used)")
-    ap.add_argument("--evaluator", default=None, help="LeNet evaluator folder (default ../evaluators/lenet-mnist-28; "
-                                                       "quick: a tiny one trained on the fly)")
-    ap.add_argument("--n", type=int, default=None, help="samples per evaluation (default 10000; quick 200)")
-    ap.add_argument("--out", type=Path, default=None, help="run folders (default runs/bench/mnist_quality)")
-    ap.add_argument("--doc", type=Path, default=None, help="write the section here (default docs/benchmarks.md, "
-                                                          "not with --quick)")
-    ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--reuse", action="store_true", help="read back runs already trained and evaluated with the "
-                                                        "same settings in --out (resume; parallel invocations)")
+    add_common_args(ap, "mnist_quality", 10000, 200)
     args = ap.parse_args(argv)
     quick = args.quick
     steps = args.steps or (4 if quick else STEPS)

@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # python bench/stacked_mnist.py
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._quality import (DOC, MNIST_ROOT, QUIET, fmt, machine,  # noqa: E402
+from bench._quality import (DOC, QUIET, add_common_args, fmt, machine,  # noqa: E402
                             mnist_evaluator, out_dir, reused_note, run_times, table, train_and_evaluate, write_section)
 
 SECTION = "Stacked MNIST mode coverage"
@@ -100,16 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny smoke test; does not touch docs/")
     ap.add_argument("--steps", type=int, default=None, help=f"generator steps per run (default {STEPS}; quick 4)")
     ap.add_argument("--variants", default=None, help=f"of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})")
-    ap.add_argument("--data-root", type=Path, default=MNIST_ROOT, help="MNIST root (only the test split is used)")
-    ap.add_argument("--evaluator", default=None, help="LeNet MNIST evaluator folder (default "
-                                                       "../evaluators/lenet-mnist-28; quick: a tiny one)")
-    ap.add_argument("--n", type=int, default=None, help="samples per evaluation (default 26000; quick 500)")
-    ap.add_argument("--out", type=Path, default=None, help="run folders (default runs/bench/stacked_mnist)")
-    ap.add_argument("--doc", type=Path, default=None, help="write the section here (default docs/benchmarks.md, "
-                                                          "not with --quick)")
-    ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--reuse", action="store_true", help="read back runs already trained and evaluated with the "
-                                                        "same settings in --out (resume; parallel invocations)")
+    add_common_args(ap, "stacked_mnist", 26000, 500)
     args = ap.parse_args(argv)
     quick = args.quick
     steps = args.steps or (4 if quick else STEPS)
