@@ -7,13 +7,14 @@ import json
 import math
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from bench._doc import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -165,13 +166,7 @@ def machine() -> str:
 
 def write_section(path: Path, title: str, body: str) -> None:
     """Replace (or append) the section ``## title`` of ``path``; other sections stay as they are."""
-    heading = f"## {title}"
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    text = f"{heading}\n\n{body.strip()}\n\n"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new.rstrip("\n") + "\n")
+    replace_section(path, f"## {title}", f"## {title}\n\n{body.strip()}")
 
 
 def timer() -> float:

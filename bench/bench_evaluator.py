@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
+from bench._doc import replace_section  # noqa: E402
 from gankit.metrics.features import InceptionExtractor, LeNetExtractor  # noqa: E402
 from gankit.metrics.inception import FIDInceptionV3  # noqa: E402
 from gankit.metrics.lenet import load_evaluator, train_evaluator  # noqa: E402
@@ -37,17 +38,6 @@ def throughput(extractor, images: torch.Tensor, repeats: int = 1) -> float:
     for _ in range(repeats):
         extractor.extract(images)
     return repeats * len(images) / (time.perf_counter() - t0)
-
-
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 def main() -> None:
@@ -110,7 +100,7 @@ def main() -> None:
               f"{10_000 / lenet_rate:.1f} s with lenet and {10_000 / inc_rate / 60:.0f} min with Inception "
               "on this CPU. The evaluators were saved (outside the repository) and are recreated by:", ""]
     lines += [f"    {cmd}" for *_, cmd in rows]
-    write_section(ROOT / "docs" / "benchmarks.md", "\n".join(lines) + "\n")
+    replace_section(ROOT / "docs" / "benchmarks.md", SECTION, "\n".join(lines))
     print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
 
 

@@ -25,6 +25,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench._doc import replace_section  # noqa: E402
+
 SECTION = "## Explorer API latency"
 
 
@@ -112,15 +115,6 @@ def measure(run: str | Path, requests: int = 2000, concurrency: int = 32, n: int
             "max_ms": float(ms.max()), "throughput": requests / wall, "wall_s": wall}
 
 
-def write_section(text: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    """Replace (or append) this benchmark's own section of docs/benchmarks.md."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", help="run directory to serve (default: train a tiny one in /tmp/serve-run)")
@@ -148,7 +142,7 @@ def main() -> None:
         return
     cmd = "OMP_NUM_THREADS=1 python bench/bench_serve.py" + (f" --run {args.run}" if args.run else "")
     load = os.getloadavg()[0]
-    write_section(f"""{SECTION}
+    replace_section(ROOT / "docs" / "benchmarks.md", SECTION, f"""{SECTION}
 
 `{cmd}` (date {time.strftime('%Y-%m-%d')}; 2-core CPU shared with other work, load average
 {load:.1f} at the end; server and client on the same 2 cores; CPython {platform.python_version()},

@@ -51,6 +51,8 @@ for p in (str(ROOT), str(ROOT / "src")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
+from bench._doc import replace_section  # noqa: E402
+
 SECTION = "## Training throughput (CPU) vs pytorch/examples dcgan"
 QUALITY_SECTION = "## Training throughput (CPU): quality after one epoch, further seeds"
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -466,17 +468,6 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str, section: str = SECTION) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(section)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(section))
-        text = text[:start] + body.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m bench throughput", description=__doc__.splitlines()[0])
     ap.add_argument("--reference-main", type=Path, default=None,
@@ -536,7 +527,7 @@ def main(argv: list[str] | None = None) -> dict:
     text = report(args, results, quality, command, load)
     print("\n" + text)
     if not (args.quick or args.no_write):
-        write_section(args.docs, text, SECTION if results else QUALITY_SECTION)
+        replace_section(args.docs, SECTION if results else QUALITY_SECTION, text)
     return {"rates": {p: c["wall"] for p, c in results.items()}, "cpu_rates": {p: c["cpu"] for p, c in results.items()},
             "quality": quality}
 

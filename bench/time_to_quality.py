@@ -32,7 +32,8 @@ for p in (str(ROOT), str(ROOT / "src")):
         sys.path.insert(0, p)
 
 from bench.throughput import (DEFAULT_MNIST, VARIANTS, fmt_table, machine, preset_config,  # noqa: E402
-                              prototype_game, write_section)
+                              prototype_game)
+from bench._doc import replace_section  # noqa: E402
 
 SECTION = "## Time to quality"
 PRESET_NOTES = {"dcgan-mnist": "DCGAN 28x28, nz 100, widths 64, batch 64, Adam 2e-4 / 0.5, EMA 0.999",
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
     text = report(args, runs, argv if argv is not None else sys.argv[1:])
     print("\n" + text)
     if not (args.quick or args.no_write):
-        write_section(args.docs, text, SECTION)
+        replace_section(args.docs, SECTION, text)
     return {"runs": runs}
 
 

@@ -28,7 +28,6 @@ import math
 import multiprocessing
 import os
 import platform
-import re
 import shlex
 import sys
 import tempfile
@@ -37,6 +36,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+if __package__ in (None, ""):  # python bench/toy_modes.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._doc import replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -249,19 +252,6 @@ def _ratio_lines(data: str, results: dict[str, list[dict]]) -> list[str]:
     return [line for best in ("best", "best + DRS") if (line := ratios(data, results, best=best))]
 
 
-def write_section(text: str, path: Path = DOCS) -> None:
-    """Replace (or append) this benchmark's section of docs/benchmarks.md, leaving the rest alone."""
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = doc.find(SECTION)
-    if start < 0:
-        doc = doc.rstrip("\n") + "\n\n" + text.strip("\n") + "\n"
-    else:
-        nxt = re.search(r"^## ", doc[start + len(SECTION):], flags=re.M)
-        end = len(doc) if nxt is None else start + len(SECTION) + nxt.start()
-        doc = doc[:start] + text.strip("\n") + "\n" + ("\n" + doc[end:] if nxt else "")
-    path.write_text(doc)
-
-
 def save_figures(data: str, row: dict) -> list[Path]:
     from gankit.data.toy import TOY_MODES
     from gankit.utils.images import save_scatter
@@ -341,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(rows))
     if args.write:
         figures = [f for r in rows if "samples" in r for f in save_figures(r["data"], r)]
-        write_section(_section(args, results, steps, wall, figures, argv))
+        replace_section(DOCS, SECTION, _section(args, results, steps, wall, figures, argv))
         print(f"wrote {DOCS.relative_to(ROOT)} and {', '.join(str(f.relative_to(ROOT)) for f in figures)}")
     return 0
 

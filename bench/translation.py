@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -30,9 +29,10 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 import gankit  # noqa: E402
+from bench._doc import replace_section  # noqa: E402
 from gankit import TrainConfig  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.metrics.lenet import accuracy, load_evaluator  # noqa: E402
@@ -216,15 +216,6 @@ def section(p: dict, cyc: list[dict], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) this benchmark's section; other sections stay as they are."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = body.strip() + "\n\n"
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few steps of each; print only")
@@ -246,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     if write:
         plot_cycle(cyc, IMAGES / "cyclegan-cycle-loss.png")
         extra = "".join(f" --{k}-steps {v}" for k, v in (("pix2pix", p_steps), ("cyclegan", c_steps)) if v != 600)
-        write_section(DOC, section(p, cyc, f"OMP_NUM_THREADS=1 python -m bench translation{extra}"))
+        replace_section(DOC, SECTION, section(p, cyc, f"OMP_NUM_THREADS=1 python -m bench translation{extra}"))
         print(f"wrote {DOC} and {IMAGES}/{{pix2pix-edges,cyclegan-digits,cyclegan-digits-identity,"
               f"cyclegan-cycle-loss}}.png")
     return 0

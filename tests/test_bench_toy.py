@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import toy_modes  # noqa: E402
+from bench._doc import replace_section  # noqa: E402
 
 
 def _quick(out: Path, *args: str) -> subprocess.CompletedProcess:
@@ -58,16 +59,16 @@ def test_summary_statistics_over_seeds():
     assert "0.200 ± 0.141 (2 of 3 seeds)" in toy_modes.table("ring", {"x": [dict(r, ema=False) for r in rows]})
 
 
-def test_write_section_replaces_only_its_own(tmp_path):
+def test_a_benchmark_replaces_only_its_own_section(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n## Other\n\nkeep me\n")
-    toy_modes.write_section(toy_modes.SECTION + "\n\nfirst\n", doc)
-    toy_modes.write_section(toy_modes.SECTION + "\n\nsecond\n", doc)
+    replace_section(doc, toy_modes.SECTION, toy_modes.SECTION + "\n\nfirst\n")
+    replace_section(doc, toy_modes.SECTION, toy_modes.SECTION + "\n\nsecond\n")
     text = doc.read_text()
     assert text.count(toy_modes.SECTION) == 1 and "second" in text and "first" not in text
     assert "## Other\n\nkeep me" in text
     doc.write_text(f"# Benchmarks\n\n{toy_modes.SECTION}\n\nold\n\n## Later\n\nstays\n")
-    toy_modes.write_section(toy_modes.SECTION + "\n\nnew\n", doc)
+    replace_section(doc, toy_modes.SECTION, toy_modes.SECTION + "\n\nnew\n")
     assert doc.read_text() == f"# Benchmarks\n\n{toy_modes.SECTION}\n\nnew\n\n## Later\n\nstays\n"
 
 
