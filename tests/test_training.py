@@ -156,3 +156,25 @@ def test_linear_lr_decay_schedule_and_exact_resume(tmp_path):
         assert all(torch.equal(full[k], again[k]) for k in full), name
     with pytest.raises(ConfigError, match="lr_decay_start must be in"):
         tiny(lr_decay="linear", lr_decay_start=1.0)
+
+
+@pytest.mark.parametrize("aux_weight", [1.0, 2.0])
+def test_acgan_class_loss_on_fakes_is_the_only_difference_of_aux_fake(aux_weight, tmp_path):
+    """Odena et al. 2017, Eq. 3: D's L_C covers real and generated samples; ``aux_fake=False`` drops
+    exactly aux_weight * CE(D's class logits of the fakes, their requested labels)."""
+    import torch.nn.functional as F
+
+    losses, seen = {}, {}
+    for aux_fake in (True, False):
+        t = Trainer(tiny(model="acgan", spectral_norm=True, aux_weight=aux_weight, aux_fake=aux_fake), tmp_path / str(aux_fake))
+        calls = []
+        t.D_train.register_forward_hook(lambda m, inp, out: calls.append((inp[1], out[1].detach())))
+        batch = t.data.batch(t.sampler.next(), t.device)
+        torch.manual_seed(0)
+        losses[aux_fake] = t.game.d_loss(t, batch)[0].item()
+        seen[aux_fake] = calls[1]  # D(real), then D(fake)
+    y_fake, logits = seen[True]
+    assert torch.equal(y_fake, seen[False][0]) and torch.allclose(logits, seen[False][1])
+    extra = aux_weight * F.cross_entropy(logits.float(), y_fake).item()
+    assert extra > 0.1  # an untrained classifier: near log 10
+    assert losses[True] - losses[False] == pytest.approx(extra, rel=1e-5)

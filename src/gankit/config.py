@@ -49,6 +49,7 @@ class TrainConfig:
     r1_gamma: float = 0.0             # R1 penalty gamma (0 = off)
     clip_value: float = 0.01          # WGAN weight clipping
     aux_weight: float = 1.0           # AC-GAN class loss weight
+    aux_fake: bool = True             # AC-GAN: D's class loss on generated samples too (Odena); False: real only
     l1_weight: float = 100.0          # pix2pix: lambda of the L1 term (Isola et al. 2017, Eq. 4)
     cycle_weight: float = 10.0        # CycleGAN: lambda of the cycle-consistency loss (Zhu et al. 2017, Eq. 3)
     identity_weight: float = 0.5      # CycleGAN: identity loss weight, as a fraction of cycle_weight

@@ -80,8 +80,10 @@ class NoiseGame(Game):
         real, fake_logits = source_logits(real_out).float(), source_logits(fake_out).float()
         loss = t.objective.d_loss(real, fake_logits)
         if isinstance(real_out, tuple):  # AC-GAN: D also maximises the log-likelihood of the class, L_C
-            loss = loss + cfg.aux_weight * (F.cross_entropy(real_out[1].float(), y) +
-                                            F.cross_entropy(fake_out[1].float(), y_fake))
+            l_c = F.cross_entropy(real_out[1].float(), y)  # Odena et al. 2017, Eq. 3: real and fake
+            if cfg.aux_fake:  # --no-aux-fake: real only, so D's classifier is one of real data
+                l_c = l_c + F.cross_entropy(fake_out[1].float(), y_fake)
+            loss = loss + cfg.aux_weight * l_c
         if t.gp_weight > 0:  # eps drawn for the global batch, like the noise
             eps = t.dist.slice(torch.rand(cfg.batch_size // m, device=t.device))
             loss = loss + t.gp_weight * gradient_penalty(lambda v: source_logits(t.D(v, y)),
