@@ -56,12 +56,15 @@ def test_mnist_quality_quick(tmp_path, capsys):
 
 def test_stacked_mnist_quick(tmp_path):
     doc = tmp_path / "benchmarks.md"
-    status = stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2", "--data-root", str(SHARED_MNIST),
+    status = stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2,best", "--data-root", str(SHARED_MNIST),
                                  "--out", str(tmp_path / "runs"), "--doc", str(doc)])
     assert status == 0
     results = json.loads((tmp_path / "runs" / "results.json").read_text())
-    real, runs = results[:2], results[2:]
-    assert [r["variant"] for r in runs] == ["dcgan", "pacdcgan2"]
+    real, runs, drs = results[:2], results[2:5], results[5]
+    assert [r["variant"] for r in runs] == ["dcgan", "pacdcgan2", "best"]
+    # best + DRS: the best run's samples filtered by its calibrated D (gamma at the median: about half kept)
+    assert drs["variant"] == "best + DRS" and drs["steps"] == 4 and 1 <= drs["classes_seen"] <= 1000
+    assert 0.2 < drs["acceptance"] < 0.8 and math.isfinite(drs["class_kl"])
     # --quick stacks 2,000 training images: about 1000·(1 - e^-2) ≈ 865 modes hit, classifier errors
     # only moving images between modes; 500 fresh real triples can hit at most 500 (≈ 393 expected)
     assert 780 < real[0]["classes_seen"] <= 950 and 0 <= real[0]["class_kl"] < 1
@@ -75,14 +78,14 @@ def test_stacked_mnist_quick(tmp_path):
         assert json.loads((Path(r["run"]) / "config.json").read_text())["config"]["pack"] == (
             2 if r["variant"] == "pacdcgan2" else 1)
     rows = _table(doc.read_text(), stacked_mnist.SECTION)
-    assert rows[0] == ["run", "remedy", "modes (of 1000)", "KL", "FID", "train s"]
-    assert [row[0] for row in rows[4:6]] == ["dcgan", "pacdcgan2"]  # after the two real-data rows
-    assert [int(row[2]) for row in rows[2:6]] == [r["classes_seen"] for r in results]
+    assert rows[0] == ["run", "remedy", "steps", "modes (of 1000)", "KL", "FID", "train s"]
+    assert [row[0] for row in rows[4:8]] == ["dcgan", "pacdcgan2", "best", "best + DRS"]  # after the real-data rows
+    assert [int(row[3]) for row in rows[2:8]] == [r["classes_seen"] for r in results]
     assert "PacDCGAN2" in doc.read_text() and (tmp_path / "images" / "quality-stacked-mnist.png").is_file()
 
     # --reuse reads the finished runs back (same config, evaluator and protocol) instead of training again
     before = {r["variant"]: r for r in runs}
-    assert stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2", "--data-root", str(SHARED_MNIST),
+    assert stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2,best", "--data-root", str(SHARED_MNIST),
                                "--out", str(tmp_path / "runs"), "--no-write", "--reuse"]) == 0
-    again = json.loads((tmp_path / "runs" / "results.json").read_text())[2:]
+    again = json.loads((tmp_path / "runs" / "results.json").read_text())[2:5]
     assert all(r.pop("reused") for r in again) and {r["variant"]: r for r in again} == before

@@ -103,3 +103,15 @@ def test_reuse_reads_back_matching_runs_only(tmp_path):
     proc = _quick(tmp_path / "c.json", "--steps", "31", "--data", "ring", "--configs", "nonsaturating",
                   "--reuse", str(first))
     assert f"read back 0 of 1 runs from {first}" in proc.stdout
+    # A run saved before a config field existed (here: aux_fake, at its default) still matches; a saved
+    # config that differs in a value does not.
+    rows = json.loads(first.read_text())
+    for r in rows:
+        del r["spec"]["config"]["aux_fake"]
+    rows[0]["spec"]["config"]["lr"] *= 2  # nonsaturating's run
+    first.write_text(json.dumps(rows))
+    proc = _quick(tmp_path / "d.json", "--steps", "30", "--data", "ring", "--configs", "nonsaturating,best",
+                  "--reuse", str(first))
+    assert f"read back 1 of 2 runs from {first}" in proc.stdout
+    assert {r["config"]: r.get("reused") for r in json.loads((tmp_path / "d.json").read_text())} == \
+        {"nonsaturating": None, "best": True}
