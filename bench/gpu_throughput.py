@@ -1,0 +1,184 @@
+"""GPU training throughput (issue 5, part 6): images/s with AMP (bf16) and torch.compile, and the
+achieved fraction of the GPU's peak.
+
+    python -m bench gpu_throughput [--device cuda] [--presets dcgan64-mnist,dcgan-mnist,mlp-mnist]
+        [--variants fp32,tf32,bf16,bf16+cl,bf16+cl+compile] [--iters 60] [--warmup 15] [--data-root DIR]
+        [--quick] [--no-write]
+
+Each preset of the CPU table (bench/throughput.py) trains with each variant in this process
+(``gankit.Trainer``, batch 64, the MNIST split), timed by a callback after every generator step that
+first synchronises the device; images/s = batch x iterations / wall time over the iterations after
+``--warmup`` (start-up, cuDNN autotuning and torch.compile excluded). Variants: ``fp32`` (TF32 off
+for matmuls and convolutions), ``tf32`` (on: a setting of the bench, ``torch.backends``), ``bf16``
+(``--amp bf16``), ``+cl`` (``--channels-last``), ``+compile`` (``--compile``).
+
+FLOPs per iteration (one D step and one G step, forward and backward) are counted once per preset
+with ``torch.utils.flop_counter.FlopCounterMode`` on the uncompiled fp32 trainer (the variants do
+the same arithmetic); achieved TFLOP/s = FLOPs x iterations/s, and the fraction of peak divides it
+by the device's dense peak for the variant's arithmetic (PEAK_TFLOPS: fp32 without tensor cores,
+TF32 and BF16 tensor cores; NVIDIA's datasheets). CI never needs a GPU: the unit test runs
+``--quick --device cpu`` (no peak there). Writes its section of docs/benchmarks.md unless
+``--quick`` or ``--no-write``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (str(ROOT), str(ROOT / "src")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from bench._doc import replace_section  # noqa: E402
+
+SECTION = "## Training throughput (GPU)"
+PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
+#: variant -> (config overrides, TF32 on, the arithmetic its peak is taken for)
+VARIANTS = {
+    "fp32": ({}, False, "fp32"),
+    "tf32": ({}, True, "tf32"),
+    "bf16": ({"amp": "bf16"}, False, "bf16"),
+    "bf16+cl": ({"amp": "bf16", "channels_last": True}, False, "bf16"),
+    "bf16+cl+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, False, "bf16"),
+}
+#: dense peak TFLOP/s (no sparsity): (name fragment, {arithmetic: peak}); the first match wins
+PEAK_TFLOPS = [
+    ("H200", {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4}),
+    ("H100 PCIe", {"fp32": 51.2, "tf32": 378.0, "bf16": 756.0}),
+    ("H100", {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4}),  # SXM (HBM3)
+    ("A100", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0}),
+]
+DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def peak_tflops(device_name: str, arithmetic: str) -> float | None:
+    """The dense peak of a GPU by its ``torch.cuda.get_device_name``, or None if not in the table."""
+    for fragment, peaks in PEAK_TFLOPS:
+        if fragment in device_name:
+            return peaks[arithmetic]
+    return None
+
+
+def config(preset: str, variant: str, device: str, data_root: Path, iters: int):
+    from bench.throughput import preset_config
+
+    return preset_config(preset, str(data_root), **VARIANTS[variant][0], steps=iters, seed=0).replace(
+        device=device, download=False, sample_every=0, checkpoint_every=0, log_every=max(iters, 1))
+
+
+def set_tf32(on: bool) -> None:
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
+
+
+def flops_per_iteration(preset: str, device: str, data_root: Path) -> int:
+    """FLOPs of one D step and one G step (forward and backward) of the fp32 trainer."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gankit import Trainer
+
+    with tempfile.TemporaryDirectory(prefix="gankit-gpu-") as tmp:
+        t = Trainer(config(preset, "fp32", device, data_root, 1), Path(tmp) / "run")
+        with FlopCounterMode(display=False) as counter:
+            t.d_step()
+            t.g_step()
+    return counter.get_total_flops()
+
+
+def measure(preset: str, variant: str, device: str, data_root: Path, iters: int, warmup: int) -> dict:
+    """Images/s of one trainer run after ``warmup`` generator steps."""
+    import torch
+
+    from gankit import Trainer
+
+    set_tf32(VARIANTS[variant][1])
+    cfg = config(preset, variant, device, data_root, iters)
+    times: list[float] = []
+
+    def tick(*_):
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory(prefix="gankit-gpu-") as tmp:
+        trainer = Trainer(cfg, Path(tmp) / "run")
+        trainer.callbacks.append(tick)
+        trainer.train()
+    timed = times[warmup - 1:]
+    per_iter = [b - a for a, b in zip(timed, timed[1:])]
+    return {"preset": preset, "variant": variant, "batch": cfg.batch_size, "iters": len(per_iter),
+            "images_per_s": cfg.batch_size * len(per_iter) / (timed[-1] - timed[0]),
+            "median_iter_ms": 1e3 * statistics.median(per_iter)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench gpu_throughput", description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--presets", default=",".join(PRESETS))
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--iters", type=int, default=60, help="generator steps per run (default 60; quick 6)")
+    ap.add_argument("--warmup", type=int, default=15, help="steps not timed (default 15; quick 2)")
+    ap.add_argument("--data-root", type=Path, default=DEFAULT_MNIST)
+    ap.add_argument("--quick", action="store_true", help="smoke test: mlp-mnist, fp32 and bf16, 6 steps")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+    import torch
+
+    if args.quick:
+        args.presets, args.variants = "mlp-mnist", "fp32,bf16"
+        args.iters, args.warmup = 6, 2
+    presets, variants = args.presets.split(","), args.variants.split(",")
+    bad = [p for p in presets if p not in PRESETS] + [v for v in variants if v not in VARIANTS]
+    if bad:
+        ap.error(f"unknown preset/variant {', '.join(bad)}; presets: {', '.join(PRESETS)}; "
+                 f"variants: {', '.join(VARIANTS)}")
+    if args.warmup < 1 or args.iters < args.warmup + 2:
+        ap.error("need --warmup >= 1 and --iters >= warmup + 2")
+    if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
+        print("gpu_throughput: error: no CUDA device here; run it on a GPU machine, or pass --device cpu",
+              file=sys.stderr)
+        return 2
+    name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "CPU"
+    rows = []
+    for preset in presets:
+        flops = flops_per_iteration(preset, args.device, args.data_root)
+        for variant in variants:
+            r = measure(preset, variant, args.device, args.data_root, args.iters, args.warmup)
+            r["tflops"] = flops * r["images_per_s"] / r["batch"] / 1e12
+            peak = peak_tflops(name, VARIANTS[variant][2])
+            r.update(gflop_per_iter=flops / 1e9, peak=peak, fraction=r["tflops"] / peak if peak else None)
+            rows.append(r)
+            print(f"{preset:14s} {variant:16s} {r['images_per_s']:10.0f} images/s  {r['median_iter_ms']:7.2f} ms/iter  "
+                  f"{r['tflops']:7.2f} TFLOP/s" + (f"  {100 * r['fraction']:.1f}% of peak" if peak else ""), flush=True)
+    if not (args.quick or args.no_write):
+        replace_section(ROOT / "docs" / "benchmarks.md", SECTION, report(rows, name, argv))
+    return 0
+
+
+def report(rows: list[dict], name: str, argv) -> str:
+    import torch
+
+    cmd = "python -m bench gpu_throughput " + " ".join(sys.argv[1:] if argv is None else argv)
+    lines = [SECTION, "", f"Command: `{cmd.strip()}`  ", f"Device: {name}, torch {torch.__version__}  ",
+             f"Date: {datetime.date.today().isoformat()}", "",
+             "| preset | variant | images/s | × fp32 | ms / iteration | GFLOP / iteration | TFLOP/s | % of peak |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    base = {r["preset"]: r["images_per_s"] for r in rows if r["variant"] == "fp32"}
+    for r in rows:
+        ratio = f"{r['images_per_s'] / base[r['preset']]:.2f}" if r["preset"] in base else "—"
+        frac = f"{100 * r['fraction']:.1f}% of {r['peak']:.0f}" if r["fraction"] is not None else "—"
+        lines.append(f"| {r['preset']} | {r['variant']} | {r['images_per_s']:.0f} | {ratio} | {r['median_iter_ms']:.2f} | "
+                     f"{r['gflop_per_iter']:.2f} | {r['tflops']:.2f} | {frac} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
