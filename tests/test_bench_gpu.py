@@ -24,6 +24,8 @@ def test_flops_per_iteration_match_the_mlp_by_hand():
     fg, fd = linear([cfg.z_dim, *cfg.g_hidden, 28 * 28]), linear([28 * 28, *cfg.d_hidden, 1])
     expected = 4 * sum(fg) - fg[0] + 8 * sum(fd) - 2 * fd[0]
     assert gpu_throughput.flops_per_iteration("mlp-mnist", "cpu", SHARED_MNIST) == expected
+    # --data digits (where the MNIST files are absent): resized to the preset's size, the same arithmetic
+    assert gpu_throughput.flops_per_iteration("mlp-mnist", "cpu", SHARED_MNIST, data="digits") == expected
 
 
 def test_measure_times_the_steps_after_warmup():
