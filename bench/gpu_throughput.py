@@ -27,7 +27,6 @@ import datetime
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,13 +38,13 @@ from bench._doc import replace_section  # noqa: E402
 
 SECTION = "## Training throughput (GPU)"
 PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
-#: variant -> (config overrides, TF32 on, the arithmetic its peak is taken for)
+#: variant -> (bench/throughput.py's variant of the same config, TF32 on, the arithmetic of its peak)
 VARIANTS = {
-    "fp32": ({}, False, "fp32"),
-    "tf32": ({}, True, "tf32"),
-    "bf16": ({"amp": "bf16"}, False, "bf16"),
-    "bf16+cl": ({"amp": "bf16", "channels_last": True}, False, "bf16"),
-    "bf16+cl+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, False, "bf16"),
+    "fp32": ("default", False, "fp32"),
+    "tf32": ("default", True, "tf32"),
+    "bf16": ("bf16", False, "bf16"),
+    "bf16+cl": ("bf16+cl", False, "bf16"),
+    "bf16+cl+compile": ("bf16+cl+compile", False, "bf16"),
 }
 #: dense peak TFLOP/s (no sparsity): (name fragment, {arithmetic: peak}); the first match wins
 PEAK_TFLOPS = [
@@ -65,11 +64,11 @@ def peak_tflops(device_name: str, arithmetic: str) -> float | None:
     return None
 
 
-def config(preset: str, variant: str, device: str, data_root: Path, iters: int, data: str = "mnist"):
+def config(preset: str, device: str, data_root: Path, data: str = "mnist"):
+    """The preset as the throughput benchmarks train it, on ``device``."""
     from bench.throughput import preset_config
 
-    return preset_config(preset, str(data_root), **VARIANTS[variant][0], steps=iters, seed=0, data=data).replace(
-        device=device, download=False, sample_every=0, checkpoint_every=0, log_every=max(iters, 1))
+    return preset_config(preset, str(data_root), steps=1, seed=0, device=device, data=data)
 
 
 def set_tf32(on: bool) -> None:
@@ -86,7 +85,7 @@ def flops_per_iteration(preset: str, device: str, data_root: Path, data: str = "
     from gankit import Trainer
 
     with tempfile.TemporaryDirectory(prefix="gankit-gpu-") as tmp:
-        t = Trainer(config(preset, "fp32", device, data_root, 1, data), Path(tmp) / "run")
+        t = Trainer(config(preset, device, data_root, data), Path(tmp) / "run")
         with FlopCounterMode(display=False) as counter:
             t.d_step()
             t.g_step()
@@ -95,29 +94,18 @@ def flops_per_iteration(preset: str, device: str, data_root: Path, data: str = "
 
 def measure(preset: str, variant: str, device: str, data_root: Path, iters: int, warmup: int,
             data: str = "mnist") -> dict:
-    """Images/s of one trainer run after ``warmup`` generator steps."""
+    """Images/s of one trainer run (bench/throughput.py's worker) after ``warmup`` generator steps."""
     import torch
 
-    from gankit import Trainer
+    from bench.throughput import images_per_s, worker
 
-    set_tf32(VARIANTS[variant][1])
-    cfg = config(preset, variant, device, data_root, iters, data)
-    times: list[float] = []
-
-    def tick(*_):
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter())
-
-    with tempfile.TemporaryDirectory(prefix="gankit-gpu-") as tmp:
-        trainer = Trainer(cfg, Path(tmp) / "run")
-        trainer.callbacks.append(tick)
-        trainer.train()
-    timed = times[warmup - 1:]
-    per_iter = [b - a for a, b in zip(timed, timed[1:])]
-    return {"preset": preset, "variant": variant, "batch": cfg.batch_size, "iters": len(per_iter),
-            "images_per_s": cfg.batch_size * len(per_iter) / (timed[-1] - timed[0]),
-            "median_iter_ms": 1e3 * statistics.median(per_iter)}
+    name, tf32, _ = VARIANTS[variant]
+    set_tf32(tf32)
+    r = worker({"kind": "gankit", "variant": name, "preset": preset, "iters": iters, "seed": 0, "device": device,
+                "data": data, "data_root": str(data_root), "threads": torch.get_num_threads()})
+    per_iter = [b - a for a, b in zip(r["times"][warmup - 1:], r["times"][warmup:])]
+    return {"preset": preset, "variant": variant, "batch": r["batch"], "iters": len(per_iter),
+            "images_per_s": images_per_s(r, warmup), "median_iter_ms": 1e3 * statistics.median(per_iter)}
 
 
 def main(argv: list[str] | None = None) -> int:

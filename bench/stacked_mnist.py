@@ -103,17 +103,13 @@ def real_rows(evaluator, data_root: Path, n: int, size: int) -> list[dict]:
 def drs_row(r: dict, evaluator, n: int, quick: bool) -> dict:
     """Modes and KL of ``n`` samples of run ``r`` by discriminator rejection sampling."""
     import gankit
-    from gankit.data import load_dataset
     from gankit.metrics import stacked_mnist_modes
-    from gankit.sampling import RejectionSampler, calibrate_discriminator
-    from gankit.training.trainer import read_run_config
+    from gankit.sampling import run_sampler
 
     t0 = time.perf_counter()
-    cfg, _ = read_run_config(r["run"])
     G, D = gankit.load(r["run"], discriminator=True)
-    calibrate_discriminator(D, G, load_dataset(cfg.replace(download=False)), steps=20 if quick else DRS_CALIBRATE,
-                            batch_size=64, seed=0)
-    sampler = RejectionSampler(G, D, percentile=DRS_PERCENTILE, batch_size=2000, burn_in=4000)
+    sampler = run_sampler(G, D, calibrate=20 if quick else DRS_CALIBRATE, calibrate_batch=64, seed=0,
+                          percentile=DRS_PERCENTILE, batch_size=2000, burn_in=4000)
     m = stacked_mnist_modes(sampler.sample(n, seed=1), evaluator)
     return {"variant": f"{r['variant']} + DRS", "remedy": DRS_REMEDY, "steps": r["steps"], "classes_seen": m["modes"],
             "class_kl": m["kl"], "acceptance": sampler.acceptance, "drs_s": time.perf_counter() - t0}

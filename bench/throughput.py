@@ -128,24 +128,30 @@ def preset_config(preset: str, data_root: str, **overrides):
     from gankit.config import read_config_file
 
     d = read_config_file(preset)
-    d.update(data_root=str(data_root), device="cpu", progress=False, tensorboard=False, **overrides)
+    d.update({"data_root": str(data_root), "device": "cpu", "progress": False, "tensorboard": False, **overrides})
     return TrainConfig.from_dict(d)
 
 
 def worker(spec: dict) -> dict:
     """One measured run in this process; returns per-iteration end times: wall (perf_counter) and CPU
-    (process_time) seconds."""
+    (process_time) seconds. ``spec["device"]`` (default cpu; a CUDA device is synchronised before each
+    time is read) and ``spec["data"]`` (default the preset's) are optional."""
     import torch
 
     torch.set_num_threads(spec["threads"])
     t_start = time.perf_counter()
     overrides, proto = VARIANTS[spec["variant"]] if spec["kind"] == "gankit" else ({}, None)
     length = {"epochs": 1, "steps": None} if spec.get("epoch") else {"steps": spec["iters"]}
-    cfg = preset_config(spec["preset"], spec["data_root"], seed=spec["seed"], **overrides, **length)
+    device = torch.device(spec.get("device", "cpu"))
+    data = {"data": spec["data"]} if spec.get("data") else {}
+    cfg = preset_config(spec["preset"], spec["data_root"], seed=spec["seed"], device=str(device), **data,
+                        **overrides, **length)
     times: list[float] = []
     cpu: list[float] = []
 
     def tick(*_):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         times.append(time.perf_counter())
         cpu.append(time.process_time())
 

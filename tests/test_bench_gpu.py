@@ -15,7 +15,7 @@ def test_flops_per_iteration_match_the_mlp_by_hand():
     D step: G forward (no grad), D forward on real and fake, their backward (weight grads everywhere,
     input grads but for the data's layer); G step: G and D forward, D backward for the input only
     (D frozen), G backward (no grad for z): 4·F_G - F_G1 + 8·F_D - 2·F_D1."""
-    cfg = gpu_throughput.config("mlp-mnist", "fp32", "cpu", SHARED_MNIST, 1)
+    cfg = gpu_throughput.config("mlp-mnist", "cpu", SHARED_MNIST)
     B = cfg.batch_size
 
     def linear(dims):

@@ -96,22 +96,19 @@ def cmd_sample(args) -> int:
 
 def _drs_samples(args):
     """Discriminator rejection sampling (gankit.sampling) for ``gankit sample --drs``."""
-    from .data import load_dataset
     from .pretrained import load
-    from .sampling import RejectionSampler, calibrate_discriminator
+    from .sampling import run_sampler
 
+    if not (args.drs_percentile < 0 or 0 <= args.drs_percentile < 1):
+        raise GankitError(f"--drs-percentile must be in [0, 1), or -1 for exact rejection (got {args.drs_percentile})")
     G, D = load(args.run, ema=not args.no_ema, device=args.device, discriminator=True)
     cfg = G.config
     if G.num_classes or cfg.pack > 1 or args.label is not None:
         raise GankitError(f"--drs needs an unconditional run whose D scores single samples (this run: model "
                           f"{cfg.model}, pack {cfg.pack}); sample without --drs")
     seed = 0 if args.seed is None else args.seed
-    if args.drs_calibrate:
-        calibrate_discriminator(D, G, load_dataset(cfg.replace(download=False)), steps=args.drs_calibrate,
-                                seed=seed)
-    if not (args.drs_percentile < 0 or 0 <= args.drs_percentile < 1):
-        raise GankitError(f"--drs-percentile must be in [0, 1), or -1 for exact rejection (got {args.drs_percentile})")
-    sampler = RejectionSampler(G, D, percentile=None if args.drs_percentile < 0 else args.drs_percentile)
+    sampler = run_sampler(G, D, calibrate=args.drs_calibrate or 0, seed=seed,
+                          percentile=None if args.drs_percentile < 0 else args.drs_percentile)
     x = sampler.sample(args.n, seed=seed)
     print(f"rejection sampling: accepted {100 * sampler.acceptance:.1f}% of G's samples")
     return x, G

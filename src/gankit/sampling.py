@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from .models.layers import source_logits
 
-__all__ = ["calibrate_discriminator", "RejectionSampler"]
+__all__ = ["calibrate_discriminator", "RejectionSampler", "run_sampler"]
 
 
 def calibrate_discriminator(D: nn.Module, G: nn.Module, data, steps: int = 1000, batch_size: int = 256,
@@ -93,3 +93,15 @@ class RejectionSampler:
                                "lower the percentile or raise max_batches")
         self.acceptance = count / drawn
         return torch.cat(kept)[:n]
+
+
+def run_sampler(G: nn.Module, D: nn.Module, calibrate: int = 0, calibrate_batch: int = 256, seed: int = 0,
+                **sampler_kw) -> RejectionSampler:
+    """A :class:`RejectionSampler` of a trained run's ``G`` and ``D`` (``gankit.load(run, discriminator=True)``),
+    D first calibrated ``calibrate`` steps against G on the run's own data (``G.config``)."""
+    if calibrate:
+        from .data import load_dataset
+
+        calibrate_discriminator(D, G, load_dataset(G.config.replace(download=False)), steps=calibrate,
+                                batch_size=calibrate_batch, seed=seed)
+    return RejectionSampler(G, D, **sampler_kw)
