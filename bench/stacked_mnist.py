@@ -47,6 +47,15 @@ VARIANTS = {
 }
 VARIANTS["best-80k"] = ({**VARIANTS["best"][0], "steps": 80000},
                         "the same as best, 80,000 steps (trained with 2 torch threads: OMP_NUM_THREADS=2)")
+#: the same recipe with a wider network, in bf16 autocast with channels-last tensors to fit the CPU budget
+FAST = {"amp": "bf16", "channels_last": True}
+VARIANTS["best-d64"] = ({**VARIANTS["best"][0], **FAST, "d_width": 64},
+                        "the same as best with D twice as wide (d_width 64; bf16 autocast, channels-last)")
+VARIANTS["best-w64"] = ({**VARIANTS["best"][0], **FAST, "g_width": 64, "d_width": 64, "steps": 45000},
+                        "the same as best with G and D twice as wide (widths 64; bf16 autocast, channels-last), "
+                        "45,000 steps")
+for _seed in (1, 2):  # the same recipe from other seeds: how much of the KL is luck
+    VARIANTS[f"best-w64-seed{_seed}"] = ({**VARIANTS["best-w64"][0], "seed": _seed}, f"best-w64 with seed {_seed}")
 DEFAULT_VARIANTS = ("dcgan", "dcgan-ema", "pacdcgan2", "pacdcgan2-ema", "sn-hinge")
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32, log_every=2, num_points=2000)
 #: Lin et al. 2018 (PacGAN), Table 2: the VEEGAN setting (DCGAN with 4 conv layers in D, 128,000
@@ -100,19 +109,33 @@ def real_rows(evaluator, data_root: Path, n: int, size: int) -> list[dict]:
     return rows
 
 
-def drs_row(r: dict, evaluator, n: int, quick: bool) -> dict:
-    """Modes and KL of ``n`` samples of run ``r`` by discriminator rejection sampling."""
+def drs_row(r: dict, evaluator, n: int, quick: bool, reuse: bool = False) -> dict:
+    """Modes and KL of ``n`` samples of run ``r`` by discriminator rejection sampling.
+
+    Kept in the run's drs.json; with ``reuse``, read back when made with the same settings from the
+    same training (its wall time identifies it) and the same evaluator."""
     import gankit
     from gankit.metrics import stacked_mnist_modes
+    from gankit.metrics.features import LeNetExtractor
     from gankit.sampling import run_sampler
 
+    calibrate = 20 if quick else DRS_CALIBRATE
+    key = {"calibrate": calibrate, "percentile": DRS_PERCENTILE, "n": n, "trained_s": r["train_s"],
+           "evaluator": LeNetExtractor(evaluator).identity}
+    record = Path(r["run"]) / "drs.json"
+    if reuse and record.is_file():
+        saved = json.loads(record.read_text())
+        if saved.get("key") == key:
+            return saved["result"]
     t0 = time.perf_counter()
     G, D = gankit.load(r["run"], discriminator=True)
-    sampler = run_sampler(G, D, calibrate=20 if quick else DRS_CALIBRATE, calibrate_batch=64, seed=0,
+    sampler = run_sampler(G, D, calibrate=calibrate, calibrate_batch=64, seed=0,
                           percentile=DRS_PERCENTILE, batch_size=2000, burn_in=4000)
     m = stacked_mnist_modes(sampler.sample(n, seed=1), evaluator)
-    return {"variant": f"{r['variant']} + DRS", "remedy": DRS_REMEDY, "steps": r["steps"], "classes_seen": m["modes"],
-            "class_kl": m["kl"], "acceptance": sampler.acceptance, "drs_s": time.perf_counter() - t0}
+    row = {"variant": f"{r['variant']} + DRS", "remedy": DRS_REMEDY, "steps": r["steps"], "classes_seen": m["modes"],
+           "class_kl": m["kl"], "acceptance": sampler.acceptance, "drs_s": time.perf_counter() - t0}
+    record.write_text(json.dumps({"key": key, "result": row}, indent=1) + "\n")
+    return row
 
 
 def save_grid(run: str, path: Path) -> Path:
@@ -156,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{v:40s} modes {r['classes_seen']:4d}  KL {fmt(r['class_kl'], 3):>5s}  FID {fmt(r['fid'], 4)}  "
               f"train {r['train_s']:.0f} s  eval {r['eval_s']:.0f} s", flush=True)
     for best_run in [r for r in results if r["variant"].startswith("best")]:
-        results.append(drs_row(best_run, evaluator, n, quick))
+        results.append(drs_row(best_run, evaluator, n, quick, args.reuse))
         r = results[-1]
         print(f"{r['variant']:40s} modes {r['classes_seen']:4d}  KL {fmt(r['class_kl'], 3):>5s}  "
               f"acceptance {r['acceptance']:.2f}  {r['drs_s']:.0f} s", flush=True)
@@ -176,6 +199,21 @@ def main(argv: list[str] | None = None) -> int:
                                                 config(variants[0], steps, data_root, quick).num_points))
         print(f"wrote {doc} and {grid}")
     return 0
+
+
+def seed_spread(trained: list[dict]) -> list[str]:
+    """A line per variant trained from several seeds (``X`` and ``X-seedN`` rows): KL mean ± sd, worst."""
+    import statistics
+
+    lines = []
+    for base in sorted({r["variant"] for r in trained if not r["variant"].partition("-seed")[2]}):
+        runs = [r for r in trained if r["variant"] == base or r["variant"].startswith(base + "-seed")]
+        if len(runs) > 1:
+            kl = [r["class_kl"] for r in runs]
+            lines.append(f"{base} over {len(runs)} seeds: modes {min(r['classes_seen'] for r in runs)}-"
+                         f"{max(r['classes_seen'] for r in runs)}, KL {statistics.mean(kl):.3f} ± "
+                         f"{statistics.stdev(kl):.3f} (worst {max(kl):.3f}).")
+    return ["", *lines] if lines else []
 
 
 def report(results, best, grid, text, steps, n, ev_text, doc, argv, size) -> str:
@@ -199,10 +237,11 @@ def report(results, best, grid, text, steps, n, ev_text, doc, argv, size) -> str
         f"drawn with replacement, about {size // 1000} training images per mode.",
         "",
         f"Every run: preset `{PRESET}` (DCGAN at 28x28x3, z 100, batch 64, Adam 2e-4, "
-        f"betas (0.5, 0.999), non-saturating loss, widths 32 to fit the CPU budget) "
+        f"betas (0.5, 0.999), non-saturating loss, widths 32 to fit the CPU budget; wider in the `-d64` and `-w64` "
+        "rows) "
         f"for **{steps} generator steps** "
         f"({steps * 64 / size:.1f} epochs of the {size:,} images; `best`: its own budget, the steps column), "
-        "seed 0, one remedy switched on per row. "
+        "seed 0 unless the row says otherwise, one remedy switched on per row. "
         f"Evaluation (`gankit evaluate RUN --evaluator DIR --n {n}`): {n:,} samples; each channel "
         f"classified by the evaluator, {ev_text}; modes = digit triples hit at least once, KL = "
         "KL(mode histogram ‖ uniform) (0 balanced; log 1000 = 6.91 for one mode); FID on the "
@@ -213,6 +252,7 @@ def report(results, best, grid, text, steps, n, ev_text, doc, argv, size) -> str
         "",
         f"Targets (≥ {MODES_TARGET} modes and KL ≤ {KL_TARGET}): "
         + (f"reached by {', '.join(hit)}." if hit else "not reached by any run."),
+        *seed_spread(trained),
         "",
         "Published numbers (Lin et al. 2018, PacGAN, Table 2, with VEEGAN's numbers for the first rows: "
         "the same 26,000-sample protocol, but 128,000 stacked images from the 60,000-digit train split "

@@ -87,5 +87,14 @@ def test_stacked_mnist_quick(tmp_path):
     before = {r["variant"]: r for r in runs}
     assert stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2,best", "--data-root", str(SHARED_MNIST),
                                "--out", str(tmp_path / "runs"), "--no-write", "--reuse"]) == 0
-    again = json.loads((tmp_path / "runs" / "results.json").read_text())[2:5]
-    assert all(r.pop("reused") for r in again) and {r["variant"]: r for r in again} == before
+    again = json.loads((tmp_path / "runs" / "results.json").read_text())
+    assert all(r.pop("reused") for r in again[2:5]) and {r["variant"]: r for r in again[2:5]} == before
+    assert again[5] == drs  # the DRS row too (drs.json in the run), its timing included: not sampled again
+
+
+def test_stacked_mnist_seed_spread_groups_a_variant_with_its_seed_rows():
+    rows = [dict(variant="best-w64", class_kl=0.06, classes_seen=1000),
+            dict(variant="best-w64-seed1", class_kl=0.08, classes_seen=999),
+            dict(variant="best", class_kl=0.10, classes_seen=1000)]  # one seed: no spread line
+    assert stacked_mnist.seed_spread(rows) == ["", "best-w64 over 2 seeds: modes 999-1000, KL 0.070 ± 0.014 (worst 0.080)."]
+    assert stacked_mnist.seed_spread(rows[2:]) == []
