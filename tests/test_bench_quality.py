@@ -98,3 +98,16 @@ def test_stacked_mnist_seed_spread_groups_a_variant_with_its_seed_rows():
             dict(variant="best", class_kl=0.10, classes_seen=1000)]  # one seed: no spread line
     assert stacked_mnist.seed_spread(rows) == ["", "best-w64 over 2 seeds: modes 999-1000, KL 0.070 ± 0.014 (worst 0.080)."]
     assert stacked_mnist.seed_spread(rows[2:]) == []
+
+
+def test_stacked_mnist_best_preset_is_the_benchmarked_recipe():
+    from gankit import TrainConfig
+    from gankit.config import read_config_file
+
+    bench = stacked_mnist.config("best-w64", 12000, SHARED_MNIST, quick=False)
+    preset = TrainConfig.from_dict(read_config_file("stacked-mnist-best"), "stacked-mnist-best")
+    run_only = ("data_root", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every", "epochs",
+                *stacked_mnist.QUIET)
+    differ = {k for k, v in bench.to_dict().items() if preset.to_dict()[k] != v and k not in run_only}
+    assert differ == set(), differ
+    assert (preset.g_width, preset.d_width, preset.steps, preset.loss) == (64, 64, 45000, "hinge")
