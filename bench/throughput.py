@@ -19,11 +19,11 @@ machine wall time mostly measures the neighbours, CPU time the work per image.
   split offline), decompressed, so main.py reads the same images as gankit.
 * ``loop``: bench/reference_loop.py, the same algorithm re-implemented in-process (any architecture).
 * gankit: ``gankit.Trainer`` on the preset (``Trainer.train()``, timed by a callback after every
-  generator step) with the variants in VARIANTS. Two are *prototypes* of trainer changes, patched
-  in here as a different game (they are not gankit options): ``reuse`` updates G on the D step's
-  fakes (pytorch/examples' shortcut; gankit draws fresh noise for G, Algorithm 1 of Goodfellow et
-  al. 2014), ``fused`` runs D once on the concatenated real+fake batch (BatchNorm then normalises
-  the mixed batch: different semantics).
+  generator step) with the variants in VARIANTS: gankit options (``--amp bf16``, ``--channels-last``,
+  ``--compile``; ``--reuse-fake`` updates G on the D step's fakes as main.py does, where Algorithm 1
+  of Goodfellow et al. 2014, gankit's default, draws fresh noise for G). One is a *prototype* of a
+  trainer change, patched in here as a different game (not a gankit option): ``fused`` runs D once
+  on the concatenated real+fake batch (BatchNorm then normalises the mixed batch: different semantics).
 
 The full run also trains the 64x64 preset one epoch per side and compares the domain FID (LeNet
 evaluator features at 28x28, 10,000 samples vs the 10,000 real digits). Writes its section of
@@ -67,10 +67,10 @@ VARIANTS = {
     "bf16": ({"amp": "bf16"}, None),
     "bf16+cl": ({"amp": "bf16", "channels_last": True}, None),
     "bf16+cl+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, None),
-    "reuse": ({}, "reuse"),
-    "bf16+cl+reuse": ({"amp": "bf16", "channels_last": True}, "reuse"),
+    "reuse": ({"reuse_fake": True}, None),
+    "bf16+cl+reuse": ({"amp": "bf16", "channels_last": True, "reuse_fake": True}, None),
     "bf16+cl+fused": ({"amp": "bf16", "channels_last": True}, "fused"),
-    "bf16+cl+reuse+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, "reuse"),
+    "bf16+cl+reuse+compile": ({"amp": "bf16", "channels_last": True, "compile": True, "reuse_fake": True}, None),
     "compile": ({"compile": True}, None),
 }
 VARIANT_SETS = {
@@ -84,27 +84,10 @@ MAIN_LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
 
 # ---------------------------------------------------------------------------------------- prototypes
 def prototype_game(name: str):
-    """The prototype games (bench-only): ``reuse`` and ``fused`` (see the module docstring)."""
+    """The prototype game (bench-only): ``fused`` (see the module docstring)."""
     import torch
 
     from gankit.training.games import NoiseGame
-
-    class ReuseFake(NoiseGame):
-        """G's step reuses the D step's fake (and G's graph from it) instead of fresh noise."""
-
-        def d_loss(self, t, batch):
-            z, _ = self.noise(t)
-            with t.autocast():
-                self.fake = t.G_train(z)
-                real, fake = t.D_train(t.inputs(batch[0])).float(), t.D_train(self.fake.detach()).float()
-            return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
-                torch.sigmoid(fake.detach()).mean()
-
-        def g_loss(self, t, batch):
-            with t.autocast():
-                out = t.D(self.fake).float()
-            self.fake = None
-            return t.objective.g_loss(out)
 
     class FusedD(NoiseGame):
         """One D forward on cat(real, fake): BatchNorm statistics of the mixed batch."""
@@ -119,7 +102,7 @@ def prototype_game(name: str):
             return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
                 torch.sigmoid(fake.detach()).mean()
 
-    return {"reuse": ReuseFake, "fused": FusedD}[name]()
+    return {"fused": FusedD}[name]()
 
 
 # ---------------------------------------------------------------------------------------- workers
@@ -461,9 +444,9 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
         lines += [fmt_table(["program", "seed", "images/s", "images/CPU-s", "FID"], rows), ""]
     lines += [] if not results else [
         "Variants: `channels_last`, `bf16` (`--amp bf16`, CPU autocast), `compile` (`--compile`) are gankit "
-        "options. `reuse` and `fused` are bench-only *prototypes* (not gankit options): `reuse` updates G on the "
-        "D step's fakes as main.py does, instead of Algorithm 1's fresh noise (saves one G forward per "
-        "iteration); `fused` (only with `--variants ...+fused`) runs D once on the real+fake batch (BatchNorm "
+        "options, and so is `reuse` (`--reuse-fake`): G's update on the D step's fakes as main.py does, instead "
+        "of Algorithm 1's fresh noise (one G forward per iteration instead of two). `fused` is a bench-only "
+        "*prototype* (not a gankit option; only with `--variants ...+fused`) runs D once on the real+fake batch (BatchNorm "
         "statistics of the mixed batch). "
         "Algorithmic differences in the default comparison: gankit draws fresh noise for G's step (one more "
         "G forward than main.py) and freezes D during it (main.py also computes D's weight gradients there, "

@@ -178,3 +178,27 @@ def test_acgan_class_loss_on_fakes_is_the_only_difference_of_aux_fake(aux_weight
     extra = aux_weight * F.cross_entropy(logits.float(), y_fake).item()
     assert extra > 0.1  # an untrained classifier: near log 10
     assert losses[True] - losses[False] == pytest.approx(extra, rel=1e-5)
+
+
+def test_reuse_fake_updates_g_on_the_d_steps_fakes(tmp_path):
+    """``reuse_fake`` (pytorch/examples' dcgan): one G forward per iteration, and D's input in G's step
+    is exactly the fake batch D was trained against; by default G's step draws fresh noise."""
+    seen = {}
+    for reuse in (False, True):
+        t = Trainer(tiny(reuse_fake=reuse, steps=3), tmp_path / str(reuse))
+        g_calls, d_inputs = [], []
+        t.G.register_forward_hook(lambda m, inp, out: g_calls.append(1))
+        t.D.register_forward_hook(lambda m, inp, out: d_inputs.append(inp[0].detach().clone()))
+        before = {k: v.clone() for k, v in t.G.state_dict().items()}
+        t.d_step()
+        t.g_step()
+        seen[reuse] = len(g_calls), torch.equal(d_inputs[1], d_inputs[2])  # D(real), D(fake) | D(fake) for G
+        assert any(not torch.equal(before[k], v) for k, v in t.G.state_dict().items() if v.is_floating_point())
+        t.train()  # and a run trains through it
+        rows = [json.loads(x) for x in (tmp_path / str(reuse) / "metrics.jsonl").read_text().splitlines()]
+        assert len(rows) == 3 and all(torch.isfinite(torch.tensor([r["g_loss"] for r in rows])))
+    assert seen == {False: (2, False), True: (1, True)}
+    with pytest.raises(ConfigError, match="reuse-fake needs one D step per G step"):
+        tiny(reuse_fake=True, n_critic=2)
+    with pytest.raises(ConfigError, match="reuse-fake"):
+        tiny(reuse_fake=True, model="pix2pix")

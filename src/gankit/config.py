@@ -59,6 +59,7 @@ class TrainConfig:
     steps: int | None = None          # generator steps (overrides epochs)
     batch_size: int = 64
     n_critic: int = 1                 # k: discriminator steps per generator step
+    reuse_fake: bool = False          # G's step reuses the D step's fakes (pytorch/examples dcgan), not fresh z
     optimizer: str = "adam"           # adam | sgd | rmsprop
     lr: float = 2e-4
     lr_g: float | None = None
@@ -138,6 +139,12 @@ class TrainConfig:
         if self.compile and self.r1_gamma > 0:
             raise ConfigError("--compile cannot be combined with R1 (double backward through a compiled D); "
                               "drop one of them")
+        if self.reuse_fake:
+            from .training.games import GAMES
+
+            if self.n_critic != 1 or self.model in GAMES:
+                raise ConfigError(f"--reuse-fake needs one D step per G step and a noise GAN (got n_critic="
+                                  f"{self.n_critic}, model {self.model}); drop --reuse-fake or use --n-critic 1")
         _choice("on_divergence", self.on_divergence, ("stop", "rollback"))
         if not 0 < self.rollback_lr_factor < 1:
             raise ConfigError(f"rollback_lr_factor must be in (0, 1) (got {self.rollback_lr_factor}); e.g. 0.5")

@@ -57,7 +57,13 @@ def game_for(model: str) -> Game:
 class NoiseGame(Game):
     """Goodfellow et al. 2014: G maps noise z (and a label, if conditional) to a sample; D tells
     data from samples. Adds AC-GAN's class loss when D returns class logits (Odena et al. 2017),
-    the gradient penalty / R1 when configured, and PacGAN packing."""
+    the gradient penalty / R1 when configured, and PacGAN packing.
+
+    G's step draws fresh noise (Algorithm 1); with ``reuse_fake`` it updates G on the fakes of the
+    D step just taken, as pytorch/examples' dcgan does (one G forward per iteration instead of two)."""
+
+    #: reuse_fake: (G's output with its graph, labels) from the last D step, for the G step
+    _reused: tuple[Tensor, Tensor] | None = None
 
     @staticmethod
     def noise(t):
@@ -71,8 +77,14 @@ class NoiseGame(Game):
         x, y = batch
         x = t.inputs(x)
         z, y_fake = self.noise(t)
-        with torch.no_grad(), t.autocast():
-            fake = t.G(z, y_fake).float()
+        if cfg.reuse_fake:  # keep G's graph for the G step
+            with t.autocast():
+                generated = t.G_train(z, y_fake)
+            self._reused = generated, y_fake
+            fake = generated.detach().float()
+        else:
+            with torch.no_grad(), t.autocast():
+                fake = t.G(z, y_fake).float()
         if cfg.r1_gamma > 0:
             x.requires_grad_(True)
         with t.autocast():
@@ -94,9 +106,14 @@ class NoiseGame(Game):
         return loss, d_out(real.detach()).mean(), d_out(fake_logits.detach()).mean()
 
     def g_loss(self, t, batch):
-        z, y_fake = self.noise(t)  # fresh noise for G's step (Algorithm 1)
+        if self._reused is not None:  # reuse_fake: the D step's fakes
+            (fake, y_fake), self._reused = self._reused, None
+        else:  # fresh noise for G's step (Algorithm 1)
+            z, y_fake = self.noise(t)
+            with t.autocast():
+                fake = t.G_train(z, y_fake)
         with t.autocast():
-            out = t.D(pack(t.G_train(z, y_fake), t.cfg.pack), y_fake)
+            out = t.D(pack(fake, t.cfg.pack), y_fake)
         loss = t.objective.g_loss(source_logits(out).float())
         if isinstance(out, tuple):  # AC-GAN: G also maximises L_C
             loss = loss + t.cfg.aux_weight * F.cross_entropy(out[1].float(), y_fake)
