@@ -54,7 +54,8 @@ VARIANTS["best-d64"] = ({**VARIANTS["best"][0], **FAST, "d_width": 64},
                         "runs at a time, 1 thread each")
 VARIANTS["best-w64"] = ({**VARIANTS["best"][0], **FAST, "g_width": 64, "d_width": 64, "steps": 45000},
                         "the same as best with G and D twice as wide (widths 64; bf16 autocast, channels-last), "
-                        "45,000 steps; trained two runs at a time, 1 thread each (alone with 2 threads it trains 25.6 steps/s: about 30 min)")
+                        "45,000 steps; trained two runs at a time, 1 thread each (alone with 2 threads it trains "
+                        "25.6 steps/s: about 30 min)")
 for _seed in (1, 2):  # the same recipe from other seeds: how much of the KL is luck
     VARIANTS[f"best-w64-seed{_seed}"] = ({**VARIANTS["best-w64"][0], "seed": _seed}, f"best-w64 with seed {_seed}")
 DEFAULT_VARIANTS = ("dcgan", "dcgan-ema", "pacdcgan2", "pacdcgan2-ema", "sn-hinge")

@@ -445,9 +445,9 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
     lines += [] if not results else [
         "Variants: `channels_last`, `bf16` (`--amp bf16`, CPU autocast), `compile` (`--compile`) are gankit "
         "options, and so is `reuse` (`--reuse-fake`): G's update on the D step's fakes as main.py does, instead "
-        "of Algorithm 1's fresh noise (one G forward per iteration instead of two). `fused` is a bench-only "
-        "*prototype* (not a gankit option; only with `--variants ...+fused`) runs D once on the real+fake batch (BatchNorm "
-        "statistics of the mixed batch). "
+        "of Algorithm 1's fresh noise (one G forward per iteration instead of two). `fused`, a bench-only "
+        "*prototype* (not a gankit option; only with `--variants ...+fused`), runs D once on the real+fake batch "
+        "(BatchNorm statistics of the mixed batch). "
         "Algorithmic differences in the default comparison: gankit draws fresh noise for G's step (one more "
         "G forward than main.py) and freezes D during it (main.py also computes D's weight gradients there, "
         "then discards them); main.py runs two backward passes in D's step and loads data with a "

@@ -96,7 +96,8 @@ def test_stacked_mnist_seed_spread_groups_a_variant_with_its_seed_rows():
     rows = [dict(variant="best-w64", class_kl=0.06, classes_seen=1000),
             dict(variant="best-w64-seed1", class_kl=0.08, classes_seen=999),
             dict(variant="best", class_kl=0.10, classes_seen=1000)]  # one seed: no spread line
-    assert stacked_mnist.seed_spread(rows) == ["", "best-w64 over 2 seeds: modes 999-1000, KL 0.070 ± 0.014 (worst 0.080)."]
+    assert stacked_mnist.seed_spread(rows) == [
+        "", "best-w64 over 2 seeds: modes 999-1000, KL 0.070 ± 0.014 (worst 0.080)."]
     assert stacked_mnist.seed_spread(rows[2:]) == []
 
 
