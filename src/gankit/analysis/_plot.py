@@ -1,7 +1,6 @@
 """Matplotlib setup shared by the analysis figures (headless backend, one import site)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -19,13 +18,6 @@ def save(fig, path: str | Path, dpi: int = 100) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     plt().close(fig)
-    return path
-
-
-def write_json(path: str | Path, data: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
 

@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from ..models.layers import evaluating
 from ..utils.images import save_gif
 from ._plot import save_grid
 
@@ -59,11 +60,9 @@ def render(G, z: Tensor, y: Tensor | None = None, batch: int = 256) -> Tensor:
     device = param.device if param is not None else torch.device("cpu")
     flat = z.reshape(-1, z.shape[-1])
     yf = None if y is None else y.reshape(-1)
-    was = G.training
-    G.eval()
-    out = torch.cat([G(flat[i:i + batch].to(device), None if yf is None else yf[i:i + batch].to(device)).cpu()
-                     for i in range(0, len(flat), batch)])
-    G.train(was)
+    with evaluating(G):
+        out = torch.cat([G(flat[i:i + batch].to(device), None if yf is None else yf[i:i + batch].to(device)).cpu()
+                         for i in range(0, len(flat), batch)])
     return out.reshape(*z.shape[:-1], *out.shape[1:])
 
 

@@ -104,15 +104,15 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from ..analysis import _plot
     from ..errors import GankitError
+    from ..utils.io import write_json
 
     out = Path(args.out)  # created by the first file written: bad input leaves nothing behind
     try:
         result = globals()["_" + args.what.replace("-", "_")](args, out)
     except ValueError as e:  # bad user input caught by the analysis functions
         raise GankitError(str(e)) from None
-    path = _plot.write_json(out / f"{args.what}.json", result)
+    path = write_json(out / f"{args.what}.json", result)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -109,7 +109,7 @@ class FeatureCache:
     def _write(self, path: Path, tensors: dict, metadata: dict) -> None:
         from safetensors.torch import save_file
 
-        from ..training.checkpoint import atomic_write
+        from ..utils.io import atomic_write
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GankitError
+from ..models.layers import evaluating
 from .cache import MAX_REFERENCE, FeatureCache
 from .features import FeatureExtractor, LeNetExtractor, build_extractor
 from .frechet import feature_statistics, frechet_distance
@@ -64,11 +65,9 @@ def sample_generator(G, n: int, seed: int = 0, batch_size: int = 500,
         y = (torch.arange(n) % G.num_classes)[torch.randperm(n, generator=g)]
     if rows is not None:
         z, y = z[rows[0]:rows[1]], None if y is None else y[rows[0]:rows[1]]
-    was = G.training
-    G.eval()
-    out = [G(zb.to(device), None if y is None else yb.to(device)).float().cpu()
-           for zb, yb in zip(z.split(batch_size), (y if y is not None else z).split(batch_size))]
-    G.train(was)
+    with evaluating(G):
+        out = [G(zb.to(device), None if y is None else yb.to(device)).float().cpu()
+               for zb, yb in zip(z.split(batch_size), (y if y is not None else z).split(batch_size))]
     return torch.cat(out).clamp_(-1, 1), y
 
 
@@ -139,7 +138,7 @@ def evaluate_run(run: str | Path, *, metrics: str | list[str] | None = None, n: 
     With another extractor, an ``evaluator`` still provides the class metrics.
     """
     from ..pretrained import load
-    from ..training.distributed import setup_distributed
+    from ..distributed import setup_distributed
 
     if n < 2:
         raise GankitError(f"--n must be at least 2 (got {n})")
@@ -174,7 +173,7 @@ def evaluate_run(run: str | Path, *, metrics: str | list[str] | None = None, n: 
     if dist.enabled:
         result["processes"] = dist.world_size
     if write and dist.is_main:
-        from ..training.checkpoint import write_json
+        from ..utils.io import write_json
 
         write_json(run / "eval.json", result)
         write_report(result, run / "eval.md")

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GankitError
+from ..models.layers import evaluating
 
 __all__ = ["LeNet", "train_lenet", "train_evaluator", "accuracy", "save_evaluator", "load_evaluator", "random_shift"]
 
@@ -85,11 +86,9 @@ def random_shift(x: Tensor, max_shift: int, generator: torch.Generator | None = 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
     """Fraction of ``x`` (images in [-1, 1]) that ``model`` labels as ``y``."""
-    was = model.training
-    model.eval()
-    correct = sum((model(xb).argmax(1) == yb).sum().item()
-                  for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
-    model.train(was)
+    with evaluating(model):
+        correct = sum((model(xb).argmax(1) == yb).sum().item()
+                      for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
     return correct / max(len(x), 1)
 
 

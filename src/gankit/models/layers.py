@@ -1,6 +1,9 @@
 """Building blocks shared by the architectures: normalisation choice, init, spectral norm."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor, nn
 
@@ -34,6 +37,21 @@ def add_spectral_norm(module: nn.Module) -> nn.Module:
         if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
             nn.utils.parametrizations.spectral_norm(m)
     return module
+
+
+@contextlib.contextmanager
+def evaluating(*modules: nn.Module) -> Iterator[None]:
+    """Run a block with ``modules`` in eval mode (batchnorm statistics frozen, dropout off) and
+    without gradients; each module's previous mode is restored afterwards, even on error."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
 
 
 class GeneratorBase(nn.Module):
@@ -77,12 +95,8 @@ def sample(generator: GeneratorBase, n: int, labels=None, seed: int | None = Non
                 raise ValueError(f"label out of range: this generator has classes 0..{generator.num_classes - 1}")
     elif labels is not None:
         raise ValueError("this generator is unconditional; drop the label")
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
-        out = generator(z, y)
-    generator.train(was_training)
-    return out
+    with evaluating(generator):
+        return generator(z, y)
 
 
 GeneratorBase.sample = sample

@@ -14,7 +14,6 @@ is read with ``torch.load(weights_only=True)``: no arbitrary unpickling.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -26,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import GankitError
+from ..utils.io import atomic_write, fsync_dir, write_json  # noqa: F401  (write_json: re-exported)
 
 WEIGHT_FILES = ("generator", "discriminator", "generator_ema")
 
@@ -35,38 +35,6 @@ def fault_point(name: str, step: int) -> None:
     itself here (used by the tests to kill a run in the middle of a checkpoint write)."""
     if os.environ.get("GANKIT_FAULT") == f"{name}:{step}":
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, fsync the file, and rename it to ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda p: Path(p).write_text(json.dumps(obj, indent=2) + "\n"))
 
 
 def _tensors(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -113,11 +81,11 @@ def save_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module], sta
         save_weights(module, tmp / f"{key}.safetensors")
         fault_point("checkpoint-write", step)
     atomic_write(tmp / "state.pt", lambda p: torch.save(state, p))
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync_dir(ckpt_root)
+    fsync_dir(ckpt_root)
     for key, module in modules.items():
         save_weights(module, Path(run_dir) / f"{key}.safetensors")
     atomic_write(ckpt_root / "latest", lambda p: Path(p).write_text(name + "\n"))

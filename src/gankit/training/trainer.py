@@ -24,9 +24,10 @@ from ..config import TrainConfig
 from ..data import EpochSampler, TensorData, load_dataset
 from ..errors import GankitError
 from ..losses import build_objective
+from ..distributed import setup_distributed, wrap_ddp
 from ..models import build_models
+from ..models.layers import evaluating
 from . import checkpoint as ckpt
-from .distributed import setup_distributed, wrap_ddp
 from .ema import EMA
 from .games import game_for
 from .logger import RunLogger
@@ -319,11 +320,8 @@ class Trainer:
     def generate(self, *inputs) -> torch.Tensor:
         """G's output (from the EMA generator when there is one) in eval mode, without gradients."""
         G = self.ema.model if self.ema is not None else self.G
-        was_training = G.training
-        G.eval()
-        out = G(*inputs)
-        G.train(was_training)
-        return out
+        with evaluating(G):
+            return G(*inputs)
 
     def save_samples(self, name: str) -> Path:
         samples, extra = self.game.preview(self)

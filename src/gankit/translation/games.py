@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..models.layers import evaluating
 from ..training.games import Game
 
 def l1(x: Tensor, y: Tensor) -> Tensor:
@@ -88,11 +89,8 @@ class Pix2PixGame(TranslationGame):
     def preview(self, t):
         """Rows of two triplets: input a | G(a) | ground truth b."""
         a, b = self.preview_batch(t, 12)
-        G = self.eval_generator(t)
-        was = G.training
-        G.eval()
-        fake = G(a).float()
-        G.train(was)
+        with evaluating(G := self.eval_generator(t)):
+            fake = G(a).float()
         return torch.stack([a, fake, b], 1).flatten(0, 1), {}
 
 
@@ -206,11 +204,8 @@ class CycleGANGame(TranslationGame):
     def preview(self, t):
         """Rows: a | G(a) | F(G(a)) | b | F(b) | G(F(b))."""
         a, b = self.preview_batch(t, 6)
-        G = self.eval_generator(t)
-        was = G.training
-        G.eval()
-        out = G(a, b, identity=False)
-        G.train(was)
+        with evaluating(G := self.eval_generator(t)):
+            out = G(a, b, identity=False)
         tiles = [a, out["fake_b"], out["rec_a"], b, out["fake_a"], out["rec_b"]]
         return torch.stack([x.float() for x in tiles], 1).flatten(0, 1), {}
 
