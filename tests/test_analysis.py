@@ -97,12 +97,12 @@ def test_grad_norm_recorder_reads_g_step_gradients(tmp_path):
 
 def test_minimax_generator_starves_when_d_rejects_its_samples(tmp_path):
     cfg = tiny(model="mlp", steps=1, lr_d=2e-3, d_hidden=[64], optimizer="adam")
-    strong = saturation.compare_objectives(cfg, tmp_path / "strong", pretrain_d=100)
+    strong = saturation.compare_objectives(gankit.Trainer, cfg, tmp_path / "strong", pretrain_d=100)
     mm, ns = strong["minimax"], strong["nonsaturating"]
     assert mm["d_fake"][0] == pytest.approx(ns["d_fake"][0])  # the same D and batch before G's first step
     assert mm["d_fake"][0] < 0.15                               # D confidently rejects G(z)
     assert mm["grad_norm"][0] < 0.1 * ns["grad_norm"][0]        # minimax: gradient ~ D, non-saturating ~ 1 - D
-    fresh = saturation.compare_objectives(cfg, tmp_path / "fresh", pretrain_d=0)
+    fresh = saturation.compare_objectives(gankit.Trainer, cfg, tmp_path / "fresh", pretrain_d=0)
     ratio = fresh["minimax"]["grad_norm"][0] / fresh["nonsaturating"]["grad_norm"][0]
     assert 0.75 < ratio < 1.33                                 # D ~ 1/2: the two gradients agree
 
@@ -110,7 +110,7 @@ def test_minimax_generator_starves_when_d_rejects_its_samples(tmp_path):
 # ---------------------------------------------------------------------- 4. 1-D animation
 def test_toy1d_animation_frames(tmp_path):
     cfg = toy1d.default_config(steps=20)
-    result = toy1d.animate(toy1d.DATA_1D["gaussian"], tmp_path, cfg, every=10)
+    result = toy1d.animate(gankit.Trainer, toy1d.DATA_1D["gaussian"], tmp_path, cfg, every=10)
     assert [f["step"] for f in result["frames"]] == [0, 10, 20]
     assert all(0 <= f["jsd"] <= math.log(2) + 1e-6 and 0 < f["mean_d_on_data"] < 1 for f in result["frames"])
     assert result["frames"][0]["jsd"] > 0.5  # G starts far from N(2, 0.5²)

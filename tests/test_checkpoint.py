@@ -7,7 +7,8 @@ import torch
 
 import gankit
 from gankit.errors import GankitError
-from gankit.training import checkpoint as ckpt
+from gankit.runs import Run
+from gankit.utils import io
 
 from conftest import tiny
 
@@ -21,7 +22,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        ckpt.atomic_write(target, failing)
+        io.atomic_write(target, failing)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["w.txt"]  # no temp file left behind
 
@@ -38,7 +39,7 @@ def test_weights_from_another_architecture_name_the_tensors(tmp_path):
     G = gankit.load(tmp_path / "a")
     other, _ = gankit.models.build_models(tiny(g_width=16), G.data_spec)
     with pytest.raises(GankitError, match=r"shape mismatch: main\.0\.weight"):
-        ckpt.load_weights(other, tmp_path / "a" / "generator.safetensors")
+        io.load_weights(other, tmp_path / "a" / "generator.safetensors")
 
 
 class _Evil:
@@ -53,7 +54,7 @@ def test_malicious_pickle_state_is_refused_without_running(tmp_path):
     run = tmp_path / "run"
     gankit.train(tiny(steps=2), run)
     marker = tmp_path / "pwned"
-    state = ckpt.latest_checkpoint(run) / "state.pt"
+    state = Run(run).latest_checkpoint() / "state.pt"
     with open(state, "wb") as f:
         pickle.dump({"step": _Evil(str(marker))}, f)
     with pytest.raises(GankitError, match="refusing or unable to read training state"):

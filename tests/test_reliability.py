@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 import gankit
 from gankit.errors import GankitError
+from gankit.runs import Run
 from gankit.training import checkpoint as ckpt
 
 from conftest import tiny
@@ -94,7 +95,7 @@ def test_sigkill_during_checkpoint_write_keeps_the_previous_one(reference, tmp_p
     assert (ckpts / ".tmp-step-0000010").is_dir()          # the half-written checkpoint
     assert not (ckpts / "step-0000010").exists()
     assert (ckpts / "latest").read_text().strip() == "step-0000005"
-    assert ckpt.latest_checkpoint(run).name == "step-0000005"
+    assert Run(run).latest_checkpoint().name == "step-0000005"
     _resume(run)
     _assert_same_weights(reference, run)
     assert not (ckpts / ".tmp-step-0000010").exists()
@@ -137,7 +138,7 @@ def test_divergence_stops_with_a_clear_message_and_intact_checkpoint(tmp_path):
     t.objective = _NanOnce(t.objective, t, at=7)
     with pytest.raises(GankitError, match=r"diverged at step 8: non-finite .*step-0000004.*lower --lr"):
         t.train()
-    last = ckpt.latest_checkpoint(tmp_path / "run")
+    last = Run(tmp_path / "run").latest_checkpoint()
     assert last.name == "step-0000004"
     w = load_file(str(last / "generator.safetensors"))
     assert all(torch.isfinite(v).all() for v in w.values())
@@ -151,7 +152,7 @@ def test_divergence_rollback_lowers_lr_and_finishes(tmp_path):
     assert result["rollbacks"] == 1 and result["steps"] == 12
     assert t.opt_g.param_groups[0]["lr"] == pytest.approx(5e-4)
     assert all(torch.isfinite(p).all() for p in t.G.parameters())
-    state = ckpt.load_state(ckpt.latest_checkpoint(tmp_path / "run") / "state.pt")
+    state = ckpt.load_state(Run(tmp_path / "run").latest_checkpoint() / "state.pt")
     assert state["lr_scale"] == 0.5  # a later --resume keeps the lowered rate
 
 

@@ -191,11 +191,12 @@ def test_info_reports_config_curves_metrics_and_evaluation(client, runs):
 
 
 def test_history_is_thinned_keeps_the_last_row_and_skips_a_half_written_line(tmp_path):
+    from gankit.runs import Run
     from gankit.serve.app import _history
 
     p = tmp_path / "metrics.jsonl"
     p.write_text("".join(json.dumps({"step": i, "d_loss": 1.0 / i}) + "\n" for i in range(1, 1001)) + '{"step": 10')
-    h = _history(p, limit=200)
+    h = _history(Run(tmp_path), limit=200)
     assert len(h) == 201 and h[0]["step"] == 1 and h[-1]["step"] == 1000 and h[1]["step"] == 6
 
 

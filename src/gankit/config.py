@@ -15,6 +15,8 @@ import yaml
 from .errors import ConfigError
 
 PRESET_DIR = Path(__file__).parent / "presets"
+#: the preset of the default job (`gankit train` with neither --config nor --data)
+DEFAULT_PRESET = "dcgan-digits"
 
 
 @dataclass
@@ -107,6 +109,15 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> "TrainConfig":
         check_keys(d, source)
         return cls(**d).validate()
+
+    @classmethod
+    def from_preset(cls, name: str | Path | None, *, defaults: dict[str, Any] | None = None,
+                    source: str | None = None, **overrides) -> "TrainConfig":
+        """A bundled preset (``gankit presets``) or a YAML/JSON config file, over ``defaults`` and
+        under ``overrides``; ``name=None``: the field defaults. ``source`` names the overrides in errors."""
+        base = read_config_file(name) if name else {}
+        return cls.from_dict({**(defaults or {}), **base, **overrides},
+                             source or (f"preset {name}" if name else "config"))
 
     def replace(self, **changes) -> "TrainConfig":
         check_keys(changes, "overrides")

@@ -8,7 +8,6 @@ measures G's gradient norm over the first steps of real runs under each objectiv
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from torch import Tensor, nn
 
 from ..config import TrainConfig
 from ..losses import build_objective
-from ..training import Trainer
+from ..runs import Run
 from . import _plot
 
 OBJECTIVES = ("minimax", "nonsaturating")
@@ -67,32 +66,34 @@ class GradNormRecorder:
     def __init__(self):
         self.norms: list[Tensor] = []
 
-    def __call__(self, trainer: Trainer) -> None:
+    def __call__(self, trainer) -> None:
         self.norms.append(gradient_norm(trainer.G))
 
     def values(self) -> list[float]:
         return torch.stack(self.norms).tolist() if self.norms else []
 
 
-def run_objective(cfg: TrainConfig, run_dir, pretrain_d: int = 0) -> dict:
+def run_objective(make_trainer, cfg: TrainConfig, run_dir, pretrain_d: int = 0) -> dict:
     """Train ``cfg`` (its ``steps``) in ``run_dir`` after ``pretrain_d`` extra D steps, recording G's
-    gradient norm and D(G(z)) (the mean over the D step's fake batch) at every step."""
+    gradient norm and D(G(z)) (the mean over the D step's fake batch) at every step.
+    ``make_trainer(cfg, run_dir, overwrite=True)`` builds the trainer (``gankit.Trainer``)."""
     cfg = cfg.replace(log_every=1, tensorboard=False, progress=False, checkpoint_every=10**9,
                       sample_every=10**9)
-    trainer = Trainer(cfg, run_dir, overwrite=True)
+    trainer = make_trainer(cfg, run_dir, overwrite=True)
     for _ in range(pretrain_d):
         trainer.d_step()
     recorder = GradNormRecorder()
     trainer.callbacks.append(recorder)
     trainer.train()
-    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    rows = Run(run_dir).metrics()
     return {"grad_norm": recorder.values(), "d_fake": [r["d_fake"] for r in rows],
             "d_real": [r["d_real"] for r in rows], "g_loss": [r["g_loss"] for r in rows]}
 
 
-def compare_objectives(cfg: TrainConfig, root, pretrain_d: int = 0, objectives=OBJECTIVES) -> dict:
+def compare_objectives(make_trainer, cfg: TrainConfig, root, pretrain_d: int = 0, objectives=OBJECTIVES) -> dict:
     """The same config, seed and data order under each objective; runs go to ``root/<objective>``."""
-    return {name: run_objective(cfg.replace(loss=name), Path(root) / name, pretrain_d) for name in objectives}
+    return {name: run_objective(make_trainer, cfg.replace(loss=name), Path(root) / name, pretrain_d)
+            for name in objectives}
 
 
 def summarise(runs: dict, first: int = 10) -> dict:
@@ -124,3 +125,21 @@ def plot_gradient_norms(runs: dict, path, title: str = "") -> Path:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _plot.save(fig, path)
+
+
+def report(make_trainer, cfg: TrainConfig | None, out_dir, pretrain_d: int = 50) -> dict:
+    """The analytic curves (``saturation-curves.png``) and, unless ``cfg`` is None, the same config trained
+    under minimax and non-saturating (runs in ``out_dir/runs``; ``saturation.png``) with G's gradient norms."""
+    out_dir = Path(out_dir)
+    result = {"curves_png": str(plot_saturation_curves(saturation_curves(), out_dir / "saturation-curves.png"))}
+    c = saturation_curves(n=3)  # D(G(z)) = 1/8, 1/2, 7/8: the two gradients side by side
+    result["gradient_at_d"] = {f"{d:.3f}": {k: abs(c[k]["dcost_dlogit"][i]) for k in OBJECTIVES}
+                               for i, d in enumerate(c["d"])}
+    if cfg is None:
+        return result
+    runs = compare_objectives(make_trainer, cfg, out_dir / "runs", pretrain_d=pretrain_d)
+    title = (f"{cfg.model} on {cfg.data} ({cfg.split}), {cfg.optimizer} lr {cfg.lr_generator:g}, "
+             f"D pre-trained {pretrain_d} steps, seed {cfg.seed}")
+    result.update({"config": cfg.to_dict(), "pretrain_d": pretrain_d, "summary": summarise(runs), "runs": runs,
+                   "png": str(plot_gradient_norms(runs, out_dir / "saturation.png", title))})
+    return result

@@ -243,3 +243,38 @@ def plot_game_value(curves: dict, path, p_data: Mixture1D) -> Path:
     fig.suptitle(f"p_data = {p_data}", fontsize=9)
     fig.tight_layout()
     return _plot.save(fig, path)
+
+
+def optimal_d_report(pairs: dict, out_dir, d_steps: int = 2000, batch_size: int = 2048, seed: int = 0) -> dict:
+    """Fit D on each (p_data, p_g) pair and compare it with D* (Prop. 1): the errors, the game value at
+    the trained D and at D*, and ``optimal-d.png`` in ``out_dir``."""
+    fits, result = {}, {}
+    for name, (p_data, p_g) in pairs.items():
+        D, losses = fit_discriminator(p_data, p_g, steps=d_steps, batch_size=batch_size, seed=seed)
+        err = discriminator_error(p_data, p_g, D)
+        fits[name] = (p_data, p_g, D, err)
+        result[name] = {"p_data": str(p_data), "p_g": str(p_g), **err, "final_d_loss": losses[-1],
+                        "value_at_trained_d": game_value(p_data, p_g, D.prob),
+                        "value_at_d_star": game_value(p_data, p_g)}
+    result["d_steps"], result["batch_size"], result["seed"] = d_steps, batch_size, seed
+    result["png"] = str(plot_optimal_d(fits, Path(out_dir) / "optimal-d.png"))
+    return result
+
+
+def game_value_report(pairs: dict, out_dir) -> dict:
+    """V(G, D*) against 2 JSD - log 4 (Theorem 1) for each pair, by quadrature and Monte Carlo, and over
+    shifted/scaled Gaussians (``game-value.png`` in ``out_dir``)."""
+    result = {"log4": LOG4, "pairs": {}}
+    for name, (p_data, p_g) in pairs.items():
+        v, j = game_value(p_data, p_g), jensen_shannon(p_data, p_g)
+        mc, se = jensen_shannon_mc(p_data, p_g)
+        result["pairs"][name] = {"p_data": str(p_data), "p_g": str(p_g), "value": v, "jsd": j,
+                                 "two_jsd_minus_log4": 2 * j - LOG4, "abs_difference": abs(v - (2 * j - LOG4)),
+                                 "jsd_monte_carlo": mc, "jsd_monte_carlo_stderr": se}
+    p_data = gaussian(0.0, 1.0)
+    curves = value_curves(p_data, np.linspace(-4, 4, 41).tolist(), np.geomspace(0.2, 5, 41).tolist())
+    result["curves"] = curves
+    result["max_abs_difference_on_curves"] = max(abs(a - b) for c in curves.values()
+                                                 for a, b in zip(c["value"], c["two_jsd_minus_log4"]))
+    result["png"] = str(plot_game_value(curves, Path(out_dir) / "game-value.png", p_data))
+    return result

@@ -1,7 +1,8 @@
 """The classic 1-D picture of GAN training (Goodfellow et al. 2014, Fig. 1), as a GIF.
 
 A 1-D generator x = G(z), z ~ N(0, 1), and a discriminator D (gankit's MLPs) are trained by the
-one gankit Trainer on samples of a 1-D p_data. Every ``every`` steps a frame records p_data (black,
+one gankit Trainer (passed in as ``make_trainer``: analysis imports nothing from training) on
+samples of a 1-D p_data. Every ``every`` steps a frame records p_data (black,
 dashed), p_g (green; a kernel density estimate of G's samples), D(x) (blue) and the optimal
 D*(x) = p_data / (p_data + p_g) for that p_g (blue, dotted), with the map z -> G(z) drawn below.
 """
@@ -17,7 +18,6 @@ from scipy.stats import gaussian_kde
 
 from ..config import TrainConfig
 from ..data import DataSpec, TensorData
-from ..training import Trainer
 from ..utils.images import save_gif
 from . import _plot
 from .theory import Mixture1D, gaussian
@@ -59,43 +59,53 @@ class Frame:
                 "mean_d_on_g": float(simpson(self.p_g * self.d, x=self.x) / max(simpson(self.p_g, x=self.x), 1e-12))}
 
 
-class Toy1DTrainer(Trainer):
-    """The gankit Trainer on 1-D points; its sample images are the Fig. 1 frames."""
+def dataset(p_data: Mixture1D, n_points: int = 50_000, seed: int = 0) -> TensorData:
+    """``n_points`` samples of the 1-D ``p_data`` as a gankit dataset (drawn from ``seed + 12345``)."""
+    g = torch.Generator().manual_seed(seed + 12345)
+    return TensorData(p_data.sample(n_points, g), None, DataSpec((1,), 0, "points"), "gauss1d")
 
-    def __init__(self, cfg: TrainConfig, run_dir, p_data: Mixture1D, n_points: int = 50_000,
-                 x_range: tuple[float, float] | None = None, n_kde: int = 20_000, overwrite: bool = True):
-        g = torch.Generator().manual_seed(cfg.seed + 12345)
-        data = TensorData(p_data.sample(n_points, g), None, DataSpec((1,), 0, "points"), "gauss1d")
-        super().__init__(cfg, run_dir, data=data, overwrite=overwrite)
-        self.p_data, self.frames = p_data, []
-        gz = torch.Generator().manual_seed(cfg.seed + 2)
-        self.kde_z = torch.randn(n_kde, cfg.z_dim, generator=gz).to(self.device)
-        self.quantile_z = torch.linspace(-2, 2, 21)[:, None].expand(-1, cfg.z_dim).contiguous().to(self.device)
+
+class Toy1DRecorder:
+    """Trainer callback: every ``every`` steps, a :class:`Frame` of p_data, p_g, D and z -> G(z)."""
+
+    def __init__(self, p_data: Mixture1D, every: int, x_range: tuple[float, float] | None = None,
+                 n_kde: int = 20_000):
+        self.p_data, self.every, self.x_range, self.n_kde = p_data, every, x_range, n_kde
+        self.frames: list[Frame] = []
+        self.x = None
+
+    def __call__(self, trainer) -> None:
+        if trainer.step % self.every == 0:
+            self.snapshot(trainer)
+
+    @torch.no_grad()
+    def _g_samples(self, trainer) -> np.ndarray:
+        return trainer.G(self.kde_z)[:, 0].double().cpu().numpy()
+
+    def _setup(self, trainer) -> None:
+        gz = torch.Generator().manual_seed(trainer.cfg.seed + 2)
+        self.kde_z = torch.randn(self.n_kde, trainer.cfg.z_dim, generator=gz).to(trainer.device)
+        self.quantile_z = torch.linspace(-2, 2, 21)[:, None].expand(-1, trainer.cfg.z_dim).contiguous().to(
+            trainer.device)
+        x_range = self.x_range
         if x_range is None:
-            lo, hi = p_data.support(3.0)
-            s = self._g_samples()
+            lo, hi = self.p_data.support(3.0)
+            s = self._g_samples(trainer)
             x_range = (min(lo, float(np.quantile(s, 0.005))) - 0.5, max(hi, float(np.quantile(s, 0.995))) + 0.5)
         self.x = np.linspace(*x_range, 400)
 
     @torch.no_grad()
-    def _g_samples(self) -> np.ndarray:
-        return self.G(self.kde_z)[:, 0].double().cpu().numpy()
-
-    @torch.no_grad()
-    def snapshot(self) -> Frame:
-        s = self._g_samples()
+    def snapshot(self, trainer) -> Frame:
+        if self.x is None:
+            self._setup(trainer)
+        s = self._g_samples(trainer)
         p_g = gaussian_kde(s)(self.x) if np.std(s) > 1e-6 else np.zeros_like(self.x)
-        xt = torch.as_tensor(self.x, dtype=torch.float32, device=self.device)[:, None]
-        d = torch.sigmoid(self.D(xt)).double().cpu().numpy()
-        frame = Frame(self.step, self.x, self.p_data.pdf(self.x), p_g, d,
-                      self.quantile_z[:, 0].cpu().numpy(), self.G(self.quantile_z)[:, 0].double().cpu().numpy())
+        xt = torch.as_tensor(self.x, dtype=torch.float32, device=trainer.device)[:, None]
+        d = torch.sigmoid(trainer.D(xt)).double().cpu().numpy()
+        frame = Frame(trainer.step, self.x, self.p_data.pdf(self.x), p_g, d, self.quantile_z[:, 0].cpu().numpy(),
+                      trainer.G(self.quantile_z)[:, 0].double().cpu().numpy())
         self.frames.append(frame)
         return frame
-
-    def save_samples(self, name: str) -> Path:
-        path = self.run_dir / "samples" / f"{name}.png"
-        draw_frames([self.snapshot()], path)
-        return path
 
 
 def draw_frames(frames: list[Frame], path, titles: list[str] | None = None, dpi: int = 100) -> Path:
@@ -128,17 +138,20 @@ def draw_frames(frames: list[Frame], path, titles: list[str] | None = None, dpi:
     return _plot.save(fig, path, dpi)
 
 
-def animate(p_data: Mixture1D, out_dir, cfg: TrainConfig | None = None, every: int = 100,
+def animate(make_trainer, p_data: Mixture1D, out_dir, cfg: TrainConfig | None = None, every: int = 100,
             duration_ms: int = 150) -> dict:
-    """Train the 1-D GAN in ``out_dir/run``, writing ``toy1d.gif`` (a frame every ``every``
-    steps), ``toy1d.png`` (four snapshots, as Fig. 1 (a)-(d)) and returning the numbers."""
+    """Train the 1-D GAN in ``out_dir/run`` with ``make_trainer(cfg, run_dir, data=..., overwrite=True)``
+    (``gankit.Trainer``), writing ``toy1d.gif`` (a frame every ``every`` steps), ``toy1d.png`` (four
+    snapshots, as Fig. 1 (a)-(d)) and returning the numbers."""
     cfg = cfg or default_config()
     out_dir = Path(out_dir)
-    trainer = Toy1DTrainer(cfg, out_dir / "run", p_data)
-    trainer.snapshot()  # step 0
-    trainer.callbacks.append(lambda t: t.snapshot() if t.step % every == 0 else None)
-    trainer.train()  # its final save_samples adds the last frame (again, if step % every == 0)
-    frames = list({f.step: f for f in trainer.frames}.values())
+    trainer = make_trainer(cfg, out_dir / "run", data=dataset(p_data, seed=cfg.seed), overwrite=True)
+    recorder = Toy1DRecorder(p_data, every)
+    recorder.snapshot(trainer)  # step 0
+    trainer.callbacks.append(recorder)
+    trainer.train()
+    recorder.snapshot(trainer)  # the last step (again, if step % every == 0)
+    frames = list({f.step: f for f in recorder.frames}.values())
     frame_dir = out_dir / "frames"
     paths = [draw_frames([f], frame_dir / f"step-{f.step:07d}.png", dpi=80) for f in frames]
     gif = save_gif(paths, out_dir / "toy1d.gif", duration_ms)

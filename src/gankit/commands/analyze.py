@@ -16,7 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 
-WHATS = ("optimal-d", "game-value", "saturation", "toy1d", "interpolate", "arithmetic", "memorization", "collapse")
 
 
 def register(subparsers) -> None:
@@ -28,7 +27,7 @@ def register(subparsers) -> None:
         q = sub.add_parser(name, help=help, description=description or help,
                            conflict_handler="resolve" if train_flags else "error")
         if train_flags:
-            from ..cli import add_config_flags
+            from ._flags import add_config_flags
 
             q.add_argument("--config", default=None, help="YAML/JSON config file or preset name to start from")
             add_config_flags(q)  # every TrainConfig key as a flag (--steps, --lr, --data-root, ...)
@@ -109,7 +108,7 @@ def _run(args) -> int:
 
     out = Path(args.out)  # created by the first file written: bad input leaves nothing behind
     try:
-        result = globals()["_" + args.what.replace("-", "_")](args, out)
+        result = ANALYSES[args.what](args, out)
     except ValueError as e:  # bad user input caught by the analysis functions
         raise GankitError(str(e)) from None
     path = write_json(out / f"{args.what}.json", result)
@@ -132,72 +131,38 @@ def _optimal_d(args, out):
 
     if args.d_steps < 1 or args.batch_size < 1:
         raise ValueError("--d-steps and --batch-size must be >= 1")
-    fits, result = {}, {}
-    for name, (p_data, p_g) in _pairs(args.pairs).items():
-        D, losses = theory.fit_discriminator(p_data, p_g, steps=args.d_steps, batch_size=args.batch_size,
-                                             seed=args.seed)
-        err = theory.discriminator_error(p_data, p_g, D)
-        fits[name] = (p_data, p_g, D, err)
-        result[name] = {"p_data": str(p_data), "p_g": str(p_g), **err, "final_d_loss": losses[-1],
-                        "value_at_trained_d": theory.game_value(p_data, p_g, D.prob),
-                        "value_at_d_star": theory.game_value(p_data, p_g)}
+    result = theory.optimal_d_report(_pairs(args.pairs), out, args.d_steps, args.batch_size, args.seed)
+    for name in args.pairs:
+        err = result[name]
         print(f"{name}: max |D - D*| = {err['max_abs_error']:.4f}, mean {err['mean_abs_error']:.4f}")
-    result["d_steps"], result["batch_size"], result["seed"] = args.d_steps, args.batch_size, args.seed
-    result["png"] = str(theory.plot_optimal_d(fits, out / "optimal-d.png"))
     return result
 
 
 def _game_value(args, out):
-    import numpy as np
-
     from ..analysis import theory
 
-    result = {"log4": theory.LOG4, "pairs": {}}
-    for name, (p_data, p_g) in _pairs(args.pairs).items():
-        v, j = theory.game_value(p_data, p_g), theory.jensen_shannon(p_data, p_g)
-        mc, se = theory.jensen_shannon_mc(p_data, p_g)
-        result["pairs"][name] = {"p_data": str(p_data), "p_g": str(p_g), "value": v, "jsd": j,
-                                 "two_jsd_minus_log4": 2 * j - theory.LOG4, "abs_difference": abs(v - (2 * j - theory.LOG4)),
-                                 "jsd_monte_carlo": mc, "jsd_monte_carlo_stderr": se}
-        print(f"{name}: V(G, D*) = {v:.6f}, 2 JSD - log 4 = {2 * j - theory.LOG4:.6f} (JSD {j:.6f}; Monte Carlo {mc:.4f} ± {se:.4f})")
-    p_data = theory.gaussian(0.0, 1.0)
-    curves = theory.value_curves(p_data, np.linspace(-4, 4, 41).tolist(), np.geomspace(0.2, 5, 41).tolist())
-    result["curves"] = curves
-    result["max_abs_difference_on_curves"] = max(abs(a - b) for c in curves.values()
-                                                 for a, b in zip(c["value"], c["two_jsd_minus_log4"]))
-    result["png"] = str(theory.plot_game_value(curves, out / "game-value.png", p_data))
+    result = theory.game_value_report(_pairs(args.pairs), out)
+    for name, r in result["pairs"].items():
+        print(f"{name}: V(G, D*) = {r['value']:.6f}, 2 JSD - log 4 = {r['two_jsd_minus_log4']:.6f} "
+              f"(JSD {r['jsd']:.6f}; Monte Carlo {r['jsd_monte_carlo']:.4f} ± {r['jsd_monte_carlo_stderr']:.4f})")
     return result
 
 
 def _train_config(args, defaults: dict):
-    import dataclasses
+    from ._flags import config_from_flags
 
-    from ..config import TrainConfig, read_config_file
-
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-             if f.name != "out" and hasattr(args, f.name)}
-    base = read_config_file(args.config) if args.config else {}
-    return TrainConfig.from_dict({**defaults, **base, **flags}, "flags")
+    return config_from_flags(args, args.config, defaults, exclude=("out",))
 
 
 def _saturation(args, out):
     from ..analysis import saturation
+    from ..training import Trainer
 
-    result = {"curves_png": str(saturation.plot_saturation_curves(saturation.saturation_curves(),
-                                                                   out / "saturation-curves.png"))}
-    c = saturation.saturation_curves(n=3)  # D(G(z)) = 1/8, 1/2, 7/8: the two gradients side by side
-    result["gradient_at_d"] = {f"{d:.3f}": {k: abs(c[k]["dcost_dlogit"][i]) for k in saturation.OBJECTIVES}
-                               for i, d in enumerate(c["d"])}
-    if args.curves_only:
-        return result
-    cfg = _train_config(args, {"model": "mlp", "data": "digits", "optimizer": "sgd", "lr": 0.01, "steps": 200,
-                               "tensorboard": False, "progress": False})
-    runs = saturation.compare_objectives(cfg, out / "runs", pretrain_d=args.pretrain_d)
-    title = (f"{cfg.model} on {cfg.data} ({cfg.split}), {cfg.optimizer} lr {cfg.lr_generator:g}, "
-             f"D pre-trained {args.pretrain_d} steps, seed {cfg.seed}")
-    result.update({"config": cfg.to_dict(), "pretrain_d": args.pretrain_d, "summary": saturation.summarise(runs),
-                   "runs": runs, "png": str(saturation.plot_gradient_norms(runs, out / "saturation.png", title))})
-    for name, s in result["summary"].items():
+    cfg = None if args.curves_only else _train_config(args, {
+        "model": "mlp", "data": "digits", "optimizer": "sgd", "lr": 0.01, "steps": 200, "tensorboard": False,
+        "progress": False})
+    result = saturation.report(Trainer, cfg, out, pretrain_d=args.pretrain_d)
+    for name, s in result.get("summary", {}).items():
         if isinstance(s, dict):
             print(f"{name}: ||grad_G|| step 1 {s['grad_norm_step_1']:.4g}, first 10 {s['grad_norm_first_10']:.4g}, "
                   f"mean {s['grad_norm_mean']:.4g}; D(G(z)) first 10 {s['d_fake_first_10']:.3f}")
@@ -207,13 +172,14 @@ def _saturation(args, out):
 def _toy1d(args, out):
     from ..analysis import toy1d
     from ..errors import GankitError
+    from ..training import Trainer
 
     if args.density not in toy1d.DATA_1D:
         raise GankitError(f"unknown --density {args.density!r}; choose from: {', '.join(toy1d.DATA_1D)}")
     if args.every < 1:
         raise GankitError("--every must be >= 1")
     cfg = toy1d.default_config(loss=args.loss, steps=args.steps, lr=args.lr, lr_d=4 * args.lr, seed=args.seed)
-    result = toy1d.animate(toy1d.DATA_1D[args.density], out, cfg, every=args.every)
+    result = toy1d.animate(Trainer, toy1d.DATA_1D[args.density], out, cfg, every=args.every)
     last = result["frames"][-1]
     print(f"step {last['step']}: JSD(p_data || p_g) = {last['jsd']:.4f} (from {result['frames'][0]['jsd']:.4f})")
     return result
@@ -338,3 +304,9 @@ def _collapse(args, out):
         print(f"step {last['step']}: KL(classes || uniform) {last['kl_to_uniform']:.4f}, "
               f"{last['classes_present']} classes")
     return result
+
+
+#: ``gankit analyze WHAT`` -> the function that runs it and returns its JSON result
+ANALYSES = {"optimal-d": _optimal_d, "game-value": _game_value, "saturation": _saturation, "toy1d": _toy1d,
+            "interpolate": _interpolate, "arithmetic": _arithmetic, "memorization": _memorization,
+            "collapse": _collapse}

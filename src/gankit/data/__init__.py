@@ -10,6 +10,9 @@ from .toy import TOY_MODES, sample_mixture, sample_spiral
 from .vision import load_cifar10, load_digits, load_idx_dataset
 
 DATASETS: Registry = Registry("dataset")
+# image pairs for pix2pix / CycleGAN, registered by gankit.translation when first used
+DATASETS.lazy(("edges2mnist", "paired-folder", "mnist2digits", "digits2inverted", "unpaired-folder"),
+             "gankit.translation")
 DATASETS.register("digits")(load_digits)
 DATASETS.register("mnist")(load_idx_dataset)
 DATASETS.register("fashion-mnist")(load_idx_dataset)

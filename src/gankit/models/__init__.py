@@ -10,6 +10,7 @@ from .layers import GeneratorBase, add_spectral_norm, source_logits
 from .mlp import MLPDiscriminator, MLPGenerator
 
 MODELS: Registry = Registry("model")
+MODELS.lazy(("pix2pix", "cyclegan"), "gankit.translation")  # image-to-image: registered there
 
 
 def d_norm(cfg) -> str:

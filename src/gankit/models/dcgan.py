@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .layers import GeneratorBase, dcgan_init, norm2d
+from .layers import ConfigMixin, GeneratorBase, dcgan_init, norm2d
 
 
 def _geometry(size: int) -> tuple[int, int]:
@@ -52,7 +52,7 @@ class DCGANGenerator(GeneratorBase):
         return self.main(z[:, :, None, None])
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(ConfigMixin, nn.Module):
     def __init__(self, channels: int, size: int, width: int = 64, norm: str = "batch",
                  num_classes: int = 0, conditioning: str = "concat", aux_classes: int = 0):
         super().__init__()

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .layers import GeneratorBase
+from .layers import ConfigMixin, GeneratorBase
 
 
 def _label_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
@@ -36,7 +36,7 @@ class MLPGenerator(GeneratorBase):
         return self.net(z).view(-1, *self.out_shape)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(ConfigMixin, nn.Module):
     """Outputs a logit of 'real'; with ``aux_classes`` also class logits (AC-GAN)."""
 
     def __init__(self, in_shape, hidden=(512, 256), dropout=0.3, num_classes=0, embed_dim=0,

@@ -24,16 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import GankitError
+from ..runs import FILES, Run
 from .latent import latents, path
 from .render import render_png
 
 MAX_SEED = 2**63 - 1
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
-RUN_FILES = {"curves.png": "image/png", "samples.png": "image/png", "training.gif": "image/gif",
-             "report.md": "text/markdown; charset=utf-8", "eval.json": "application/json",
-             "eval.md": "text/markdown; charset=utf-8", "metrics.jsonl": "application/x-ndjson",
-             "config.json": "application/json"}
+RUN_FILES = FILES  # the run directory's servable artefacts (gankit.runs)
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
                                  b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
@@ -47,9 +45,13 @@ class LoadedRun:
     """A run directory with its generator loaded once, at start-up."""
 
     name: str
-    path: Path
+    run: Run
     G: torch.nn.Module
     meta: dict = field(repr=False)
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
 
     @property
     def num_classes(self) -> int:
@@ -61,10 +63,7 @@ class LoadedRun:
 
     def file(self, name: str) -> Path | None:
         """The allow-listed artefact ``name`` if the run has it (a regular file inside the run)."""
-        if name not in RUN_FILES:
-            return None
-        p = self.path / name
-        return p if p.is_file() and p.resolve().parent == self.path.resolve() else None
+        return self.run.file(name)
 
     def summary(self) -> dict:
         c = self.meta["config"]
@@ -75,40 +74,23 @@ class LoadedRun:
 
 def load_runs(run_dirs, device: str = "cpu") -> dict[str, LoadedRun]:
     from ..pretrained import load
-    from ..training.trainer import read_run_config
 
     runs: dict[str, LoadedRun] = {}
     for d in run_dirs:
         d = Path(d).resolve()
-        _, meta = read_run_config(d)
+        meta = Run(d).meta()
         if d.name in runs:
             raise GankitError(f"two runs are named {d.name!r} ({runs[d.name].path} and {d}); "
                               f"runs are addressed by directory name, so rename one")
-        runs[d.name] = LoadedRun(d.name, d, load(d, device=device), meta)
+        runs[d.name] = LoadedRun(d.name, Run(d), load(d, device=device), meta)
     if not runs:
         raise GankitError("no runs to serve; pass one or more run directories")
     return runs
 
 
-def _read_json(p: Path | None):
-    try:
-        return json.loads(p.read_text()) if p else None
-    except (OSError, ValueError):
-        return None
-
-
-def _history(p: Path | None, limit: int = 200) -> list[dict]:
+def _history(run: Run, limit: int = 200) -> list[dict]:
     """The run's logged losses / D outputs, thinned to at most ``limit`` rows."""
-    if not p:
-        return []
-    rows = []
-    for line in p.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:  # blank, or the half-written last line of a run still training
-            continue
-        if isinstance(row, dict) and "d_loss" in row:
-            rows.append(row)
+    rows = [row for row in run.metrics() if "d_loss" in row]
     stride = max(1, -(-len(rows) // limit))
     keys = ("step", "d_loss", "g_loss", "d_real", "d_fake")
     kept = rows[::stride] + ([rows[-1]] if rows and (len(rows) - 1) % stride else [])  # always the last
@@ -262,10 +244,10 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
         async def info(r: LoadedRun = Depends(dep)):
             """Config, data spec, training curves (thinned metrics), last metrics, evaluation report."""
             def read():  # file reads off the event loop (metrics.jsonl of a long run is large)
-                hist = _history(r.file("metrics.jsonl"))
+                hist = _history(r.run)
                 return {**r.summary(), "config": r.meta["config"], "data_spec": r.meta["data_spec"],
                         "gankit_version": r.meta.get("gankit_version"), "last_metrics": hist[-1] if hist else None,
-                        "history": hist, "eval": _read_json(r.file("eval.json")),
+                        "history": hist, "eval": r.run.eval_result(),
                         "files": {k: f"/api/runs/{r.name}/files/{k}" for k in RUN_FILES if r.file(k)},
                         "limits": {"max_n": max_n}}
             return await anyio.to_thread.run_sync(read)

@@ -7,7 +7,6 @@ are plugged in by name; AC-GAN's class loss is added when D returns class logits
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import shutil
@@ -19,7 +18,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import __version__
 from ..config import TrainConfig
 from ..data import EpochSampler, TensorData, load_dataset
 from ..errors import GankitError
@@ -27,6 +25,8 @@ from ..losses import build_objective
 from ..distributed import setup_distributed, wrap_ddp
 from ..models import build_models
 from ..models.layers import evaluating
+from ..runs import Run
+from ..utils.io import load_weights
 from . import checkpoint as ckpt
 from .ema import EMA
 from .games import game_for
@@ -91,9 +91,11 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, data: TensorData | None = None,
                  resume: bool = False, overwrite: bool = False):
-        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.cfg, self.run = cfg, Run(run_dir)
+        self.run_dir = self.run.path
         self.dist, self.device = setup_distributed(resolve_device(cfg.device))
-        _check_run_dir(self.run_dir, resume, overwrite)  # refuse before doing any work
+        # refuse before doing any work
+        self.run.check_resumable() if resume else self.run.check_new(overwrite)
         self.dist.barrier()
         seed_everything(cfg.seed)
         if cfg.deterministic:
@@ -147,11 +149,9 @@ class Trainer:
         if resume:
             self._restore()
         elif self.dist.is_main:  # everything is built: only now replace/create the run directory
-            if overwrite and self.run_dir.exists():
-                shutil.rmtree(self.run_dir)
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            ckpt.write_json(self.run_dir / "config.json", {
-                "gankit_version": __version__, "config": cfg.to_dict(), "data_spec": self.spec.to_dict()})
+            self.run.create(overwrite)
+            self.run.write_config(cfg, self.spec.to_dict(), {"generator": self.G.network_config(),
+                                                             "discriminator": self.D.network_config()})
         self.dist.barrier()
         self.logger = RunLogger(self.run_dir, cfg.tensorboard) if self.dist.is_main else None
 
@@ -304,7 +304,7 @@ class Trainer:
         return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
 
     def _diverged(self, what: str) -> None:
-        last = ckpt.latest_checkpoint(self.run_dir)
+        last = self.run.latest_checkpoint()
         if self.cfg.on_divergence == "rollback" and last is not None and self.rollbacks < self.cfg.max_rollbacks:
             self.rollbacks += 1
             bad_step = self.step
@@ -352,11 +352,11 @@ class Trainer:
         return ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, self.cfg.keep_checkpoints)
 
     def _restore(self, lr_scale: float | None = None) -> None:
-        path = ckpt.latest_checkpoint(self.run_dir)
+        path = self.run.latest_checkpoint()
         if path is None:
             raise GankitError(f"nothing to resume in {self.run_dir}: no complete checkpoint; start a new run")
         for key, module in self.modules().items():
-            ckpt.load_weights(module, path / f"{key}.safetensors", self.device)
+            load_weights(module, path / f"{key}.safetensors", self.device)
         state = ckpt.load_state(path / "state.pt")
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -371,45 +371,12 @@ class Trainer:
             self.scaler_d.load_state_dict(state["scaler_d"])
             self.scaler_g.load_state_dict(state["scaler_g"])
         if self.dist.is_main:
-            _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+            self.run.truncate_metrics(self.step)
         self._stats.zero_()
         self._count = 0
         if self.ema is not None:
             self.ema.updates = state["ema_updates"]
         log.info("resumed %s at step %d", path, self.step)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop log rows past ``step`` (steps a resumed run is about to replay)."""
-    if path.is_file():
-        rows = [r for r in path.read_text().splitlines() if r.strip() and json.loads(r).get("step", 0) <= step]
-        ckpt.atomic_write(path, lambda p: Path(p).write_text("".join(r + "\n" for r in rows)))
-
-
-def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    if resume:
-        if not (run_dir / "config.json").is_file():
-            raise GankitError(f"cannot resume: {run_dir} is not a gankit run (no config.json)")
-        return
-    if run_dir.exists() and not run_dir.is_dir():
-        raise GankitError(f"--out {run_dir} is a file; choose a directory path")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise GankitError(f"run directory {run_dir} already exists; pass --resume to continue it, "
-                              f"--overwrite to replace it, or choose another --out")
-        if not (run_dir / "config.json").is_file():
-            raise GankitError(f"refusing to overwrite {run_dir}: it is not a gankit run directory")
-
-
-def read_run_config(run_dir: str | Path) -> tuple[TrainConfig, dict]:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise GankitError(f"{run_dir} is not a gankit run directory (no config.json)")
-    try:
-        meta = json.loads(path.read_text())
-        return TrainConfig.from_dict(meta["config"], str(path)), meta
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise GankitError(f"{path} is corrupt ({e}); it must be the JSON gankit wrote") from None
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, **kwargs) -> dict:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models.layers import dcgan_init
+from ..models.layers import ConfigMixin, dcgan_init
 
 UNET_DROPOUT = 0.5       # pix2pix: dropout in the first three decoder layers (its only noise source)
 UNET_MAX_MULT = 8        # channel widths 64, 128, 256, 512, 512, ... (ngf x min(2^i, 8))
@@ -46,7 +46,7 @@ def pad_to_multiple(x: Tensor, m: int) -> tuple[Tensor, tuple[int, int]]:
     return (F.pad(x, (0, pw, 0, ph), value=-1.0) if ph or pw else x), (h, w)
 
 
-class Translator:
+class Translator(ConfigMixin):
     """Mixin of the image-to-image generators: ``translate(x, direction)``; no noise prior, so no
     ``sample`` (``gankit sample`` explains instead of failing)."""
 
@@ -129,7 +129,7 @@ def receptive_field(n_layers: int) -> int:
     return rf
 
 
-class PatchDiscriminator(nn.Module):
+class PatchDiscriminator(ConfigMixin, nn.Module):
     """PatchGAN (Isola et al. 2017, Sec. 3.2.2): a fully convolutional D that classifies each
     overlapping N x N patch as real or fake, one logit per patch. C64-C128-C256-C512 (4x4 convs,
     the first ``n_layers`` strided), then a 1-channel conv; no norm on the first layer.
@@ -236,7 +236,7 @@ class CycleGenerators(Translator, nn.ModuleDict):
         return self[f"g_{direction}"](x)
 
 
-class CycleDiscriminators(nn.ModuleDict):
+class CycleDiscriminators(ConfigMixin, nn.ModuleDict):
     """D_A (real A vs F(b)) and D_B (real B vs G(a)) in one ModuleDict; ``forward(x_a, x_b)`` returns
     both patch-logit maps from one call."""
 

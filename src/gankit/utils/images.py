@@ -38,13 +38,26 @@ def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None, s
 
 def save_scatter(points: Tensor, path: str | Path, reference: Tensor | None = None,
                  centres: Tensor | None = None, title: str = "", lim: float | None = None) -> Path:
-    """Scatter of 2-D samples (over the data, with mode centres marked when given)."""
+    """Scatter of 2-D samples (over the data, with mode centres marked when given); 1-D samples
+    as histograms (samples over data)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    if points.shape[-1] == 1:
+        if reference is not None:
+            ax.hist(reference.cpu().numpy()[:, 0], bins=60, density=True, color="#bbbbbb", label="data")
+        ax.hist(points.detach().float().cpu().numpy()[:, 0], bins=60, density=True, histtype="step",
+                color="#1f77b4", label="G(z)")
+        ax.set_title(title, fontsize=9)
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+        plt.close(fig)
+        return path
     if reference is not None:
         r = reference[:2000].cpu().numpy()
         ax.scatter(r[:, 0], r[:, 1], s=2, c="#bbbbbb", label="data")

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import GankitError
+
 
 def fsync_dir(path: Path) -> None:
     """fsync a directory so that a rename inside it survives a crash (a no-op where unsupported)."""
@@ -43,3 +45,41 @@ def write_json(path: str | Path, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda p: Path(p).write_text(json.dumps(obj, indent=2) + "\n"))
     return path
+
+
+# ---------------------------------------------------------------------- weights (safetensors: no pickle)
+def _tensors(module) -> dict:
+    return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+
+
+def save_weights(module, path: str | Path) -> None:
+    """``module``'s state dict as a safetensors file, written atomically."""
+    from safetensors.torch import save_file
+
+    atomic_write(path, lambda p: save_file(_tensors(module), str(p), metadata={"format": "pt"}))
+
+
+def load_weights(module, path: str | Path, device="cpu") -> None:
+    """Load safetensors weights into ``module``, naming every mismatching tensor if the architecture differs."""
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path), device=str(device))
+    except Exception as e:
+        raise GankitError(f"cannot read weights {path}: {str(e).splitlines()[0]}; the file is corrupt") from None
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = []
+        if wrong:
+            parts.append("shape mismatch: " + ", ".join(
+                f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in wrong[:4]))
+        if missing:
+            parts.append(f"missing: {', '.join(missing[:4])}")
+        if unexpected:
+            parts.append(f"unexpected: {', '.join(unexpected[:4])}")
+        raise GankitError(f"{path} does not fit this architecture ({'; '.join(parts)}); "
+                          f"load it with the config it was trained with")
+    module.load_state_dict(state)

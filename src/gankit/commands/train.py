@@ -1,0 +1,62 @@
+"""``gankit train``: train a GAN (default: the dcgan-digits preset), or ``--resume`` a run."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ..config import DEFAULT_PRESET
+
+
+def register(subparsers) -> None:
+    from ._flags import add_config_flags
+
+    t = subparsers.add_parser("train", help="train a GAN (default: DCGAN on the bundled digits)",
+                              description="Train a GAN. Flags override the --config file (see `gankit presets`); "
+                                          f"with neither --config nor --data it starts from the {DEFAULT_PRESET} "
+                                          "preset.")
+    t.add_argument("--config", help="YAML/JSON config file or preset name")
+    t.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN",
+                   help="continue the run in RUN (or --out) from its latest checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    add_config_flags(t)
+    t.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..errors import GankitError
+    from ..runs import Run
+    from ..training.trainer import Trainer
+    from ._flags import config_from_flags, given_flags
+
+    flags = given_flags(args)
+    if args.resume:
+        run_dir = Path(args.resume if isinstance(args.resume, str) else flags.get("out") or "")
+        if not str(run_dir):
+            raise GankitError("--resume needs the run directory: --resume RUN or --resume --out RUN")
+        cfg = Run(run_dir).config()
+        cfg = cfg.replace(**{k: v for k, v in flags.items() if k != "out"})
+    else:
+        # The default job: with neither --config nor --data, start from the dcgan-digits preset.
+        cfg = config_from_flags(args, args.config or (None if "data" in flags else DEFAULT_PRESET))
+        if not cfg.out and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise GankitError("--out is required under torchrun (every process must name the same run directory)")
+        run_dir = Path(cfg.out or f"runs/{cfg.model}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}")
+    trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite)
+    main_rank = trainer.dist.is_main  # under torchrun, rank 0 alone reports
+    if main_rank:
+        print(f"training {cfg.model}/{cfg.loss} on {cfg.data} ({len(trainer.data)} samples, shape "
+              f"{tuple(trainer.spec.shape)}) for {trainer.total_steps} generator steps on {trainer.device} "
+              f"-> {run_dir}" + (f" ({trainer.dist.world_size} processes)" if trainer.dist.enabled else ""),
+              file=sys.stderr)
+    result = trainer.train()
+    if not main_rank:
+        return 0
+    state = "stopped early (signal) and saved" if result["stopped_early"] else "done"
+    print(f"{state}: {result['steps']} steps in {result['wall_time_s']:.1f}s "
+          f"({result['images_per_s']:.0f} images/s)")
+    print(f"samples: {result['samples']}")
+    print(f"report:  {result['report']}")
+    return 0

@@ -1,0 +1,206 @@
+"""The run directory: the one place that knows its layout.
+
+Layout (``FORMAT`` 2; a run without ``format`` in its config.json is format 1, gankit 0.1.0)::
+
+    run/config.json                 {"format", "gankit_version", "config", "data_spec",
+                                     "generator", "discriminator"}: the training config and each
+                                     network's own constructor arguments (models/layers.py)
+    run/generator.safetensors       latest G (and generator_ema.safetensors when EMA is on)
+    run/discriminator.safetensors   latest D
+    run/checkpoints/step-0000500/   {generator,discriminator,generator_ema}.safetensors + state.pt
+    run/checkpoints/latest          name of the newest complete checkpoint (updated last)
+    run/metrics.jsonl               one JSON row per log step
+    run/samples/step-0000500.png    sample grids over training; run/samples.png the last one
+    run/curves.png, training.gif, report.md, tensorboard/   the logger's summaries
+    run/eval.json, eval.md          ``gankit evaluate``'s results
+
+Writers: the trainer (config, checkpoints via ``training/checkpoint.py``, metrics and samples via
+its logger) and ``gankit evaluate``. Readers — loading, serving, ``gankit info``, analysis — go
+through :class:`Run` and import nothing from ``training/``.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import TrainConfig
+from .errors import GankitError
+from .utils.io import write_json
+
+FORMAT = 2
+#: the weight files of a run (top level and in every checkpoint), by network role
+WEIGHTS = ("generator", "discriminator", "generator_ema")
+#: artefacts a viewer may serve, with their media types (never weights or training state)
+FILES = {"curves.png": "image/png", "samples.png": "image/png", "training.gif": "image/gif",
+         "report.md": "text/markdown; charset=utf-8", "eval.json": "application/json",
+         "eval.md": "text/markdown; charset=utf-8", "metrics.jsonl": "application/x-ndjson",
+         "config.json": "application/json"}
+#: models whose generator translates images (pix2pix, CycleGAN) rather than mapping noise
+TRANSLATION_MODELS = ("pix2pix", "cyclegan")
+
+
+class Run:
+    """A run directory. Cheap to create; every accessor reads the files as they are now."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    def weights(self, role: str) -> Path:
+        """``generator``, ``discriminator`` or ``generator_ema`` weights at the top level."""
+        return self.path / f"{role}.safetensors"
+
+    def generator_weights(self, ema: bool = True) -> Path:
+        """The EMA generator's weights when asked for and kept, else the raw generator's."""
+        path = self.weights("generator_ema")
+        if not (ema and path.is_file()):
+            path = self.weights("generator")
+        if not path.is_file():
+            raise GankitError(f"{self.path} has no generator weights yet (no checkpoint was written)")
+        return path
+
+    def file(self, name: str) -> Path | None:
+        """The served artefact ``name`` (one of ``FILES``) if the run has it as a regular file inside it."""
+        if name not in FILES:
+            return None
+        p = self.path / name
+        return p if p.is_file() and p.resolve().parent == self.path.resolve() else None
+
+    # ------------------------------------------------------------------ config
+    def is_run(self) -> bool:
+        return self.config_path.is_file()
+
+    def meta(self) -> dict[str, Any]:
+        """config.json as a dict, checked to be one gankit wrote."""
+        if not self.is_run():
+            raise GankitError(f"{self.path} is not a gankit run directory (no config.json)")
+        try:
+            meta = json.loads(self.config_path.read_text())
+            if not isinstance(meta, dict) or not isinstance(meta["config"], dict):
+                raise TypeError("no 'config' mapping")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise GankitError(f"{self.config_path} is corrupt ({e}); it must be the JSON gankit wrote") from None
+        return meta
+
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.meta()["config"], str(self.config_path))
+
+    def read(self) -> tuple[TrainConfig, dict[str, Any]]:
+        """(training config, the whole config.json)."""
+        meta = self.meta()
+        return TrainConfig.from_dict(meta["config"], str(self.config_path)), meta
+
+    def data_spec(self):
+        """The :class:`~gankit.data.DataSpec` the run was trained on (sample shape, classes, kind)."""
+        from .data.base import DataSpec
+
+        try:
+            return DataSpec.from_dict(self.meta()["data_spec"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise GankitError(f"{self.config_path} has no valid data_spec ({e}); it must be the JSON gankit "
+                              f"wrote") from None
+
+    @property
+    def format(self) -> int:
+        return int(self.meta().get("format", 1))
+
+    def kind(self) -> str:
+        """``translation`` (pix2pix, CycleGAN), ``points`` (2-D data) or ``image``."""
+        meta = self.meta()
+        if meta["config"].get("model") in TRANSLATION_MODELS:
+            return "translation"
+        return meta.get("data_spec", {}).get("kind", "image")
+
+    def write_config(self, cfg: TrainConfig, data_spec: dict, networks: dict[str, dict]) -> None:
+        """config.json of a new run: the training config, the data spec and each network's own arguments."""
+        write_json(self.config_path, {"format": FORMAT, "gankit_version": __version__, "config": cfg.to_dict(),
+                                      "data_spec": data_spec, **networks})
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self, step: int) -> Path:
+        return self.checkpoints_dir / f"step-{step:07d}"
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint: the ``latest`` pointer's, else the highest complete step."""
+        pointer = self.checkpoints_dir / "latest"
+        if pointer.is_file():
+            p = self.checkpoints_dir / pointer.read_text().strip()
+            if (p / "state.pt").is_file():
+                return p
+        done = sorted(p for p in self.checkpoints_dir.glob("step-*") if (p / "state.pt").is_file())
+        return done[-1] if done else None
+
+    # ------------------------------------------------------------------ metrics, results
+    def metrics(self) -> list[dict]:
+        """The rows of metrics.jsonl; blank lines and a half-written last line are skipped."""
+        if not self.metrics_path.is_file():
+            return []
+        rows = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop log rows past ``step`` (steps a resumed run is about to replay)."""
+        from .utils.io import atomic_write
+
+        if self.metrics_path.is_file():
+            rows = [json.dumps(r) for r in self.metrics() if r.get("step", 0) <= step]
+            atomic_write(self.metrics_path, lambda p: Path(p).write_text("".join(r + "\n" for r in rows)))
+
+    def eval_result(self) -> dict | None:
+        """``gankit evaluate``'s eval.json, if there is a readable one inside the run (not a link out)."""
+        path = self.file("eval.json")
+        try:
+            return json.loads(path.read_text()) if path else None
+        except (OSError, ValueError):
+            return None
+
+    # ------------------------------------------------------------------ lifecycle
+    def check_resumable(self) -> None:
+        if not self.is_run():
+            raise GankitError(f"cannot resume: {self.path} is not a gankit run (no config.json)")
+
+    def check_new(self, overwrite: bool) -> None:
+        """Refuse to start a new run where one exists (unless ``overwrite``) or where a non-run is."""
+        if self.path.exists() and not self.path.is_dir():
+            raise GankitError(f"--out {self.path} is a file; choose a directory path")
+        if self.path.exists() and any(self.path.iterdir()):
+            if not overwrite:
+                raise GankitError(f"run directory {self.path} already exists; pass --resume to continue it, "
+                                  f"--overwrite to replace it, or choose another --out")
+            if not self.is_run():
+                raise GankitError(f"refusing to overwrite {self.path}: it is not a gankit run directory")
+
+    def create(self, overwrite: bool) -> None:
+        """Make the (empty) run directory, replacing an existing run when ``overwrite``."""
+        if overwrite and self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)

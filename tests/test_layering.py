@@ -1,0 +1,57 @@
+"""The package's layering, checked on the source: readers of runs (metrics, serving, analysis, loading,
+the run directory) import nothing from ``gankit.training``; ``import gankit`` and building the CLI's
+parser import no torch."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "gankit"
+READERS = ["metrics", "serve", "analysis", "runs.py", "pretrained.py", "sampling.py", "models", "losses", "data"]
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (at any depth of the file), as absolute dotted names."""
+    module = ".".join(("gankit", *path.relative_to(PKG).with_suffix("").parts))
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module
+            found.add(name)
+            found.update(f"{name}.{a.name}" for a in node.names)
+    return found
+
+
+def files(where: str) -> list[Path]:
+    p = PKG / where
+    return sorted(p.rglob("*.py")) if p.is_dir() else [p]
+
+
+def test_the_import_walker_resolves_relative_imports():
+    found = imports(PKG / "commands" / "train.py")
+    assert "gankit.training.trainer" in found and "gankit.config" in found
+
+
+@pytest.mark.parametrize("where", READERS)
+def test_readers_do_not_import_training(where):
+    bad = {str(f.relative_to(PKG)): sorted(m for m in imports(f) if m.startswith("gankit.training"))
+           for f in files(where)}
+    assert not {k: v for k, v in bad.items() if v}
+
+
+@pytest.mark.parametrize("code", ["import gankit", "from gankit.cli import build_parser; build_parser()"])
+def test_light_imports_do_not_load_torch(code):
+    out = subprocess.run([sys.executable, "-c", f"{code}; import sys; print('torch' in sys.modules)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
