@@ -32,11 +32,9 @@ docs/benchmarks.md unless ``--quick`` or ``--no-write``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import gzip
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -46,16 +44,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for p in (str(ROOT), str(ROOT / "src")):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from bench._doc import replace_section  # noqa: E402
+if not __package__:  # python bench/throughput.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, MNIST_ROOT, ROOT, header, load_average, replace_section, table  # noqa: E402
 
 SECTION = "## Training throughput (CPU) vs pytorch/examples dcgan"
 QUALITY_SECTION = "## Training throughput (CPU): quality after one epoch, further seeds"
-DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
 PRESET_NOTES = {"dcgan64-mnist": "DCGAN 64x64, nz 100, ngf = ndf = 64: pytorch/examples' nets",
                 "dcgan-mnist": "DCGAN 28x28, widths 64", "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256"}
@@ -163,8 +158,7 @@ def worker(spec: dict) -> dict:
 
 
 def _env(threads: int) -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
 def run_worker(spec: dict, timeout: float) -> dict:
@@ -357,26 +351,6 @@ def epoch_quality(args, dataroot: Path | None, variants: tuple, log) -> list[dic
     return rows
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import torch
-
-    return f"{model}, {os.cpu_count()} cores (shared with other work), torch {torch.__version__}"
-
-
-def fmt_table(header: list[str], rows: list[list]) -> str:
-    out = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def summary(cpu: dict, base: str) -> str:
     """One line: gankit's CPU-time ratios to ``base``, options and prototypes apart, against the 2x target."""
     ratios = {e.split(":", 1)[1]: ratio_stats(cpu, e, base)[0] for e in cpu if e.startswith("gankit:")}
@@ -395,10 +369,8 @@ def summary(cpu: dict, base: str) -> str:
 
 def report(args, results: dict, quality: list[dict], command: str, load: str) -> str:
     lines = [QUALITY_SECTION if not results else SECTION, "",
-             f"Command: `{command}`  ",
-             f"Machine: {machine()}; {args.threads} torch thread(s) per run (OMP_NUM_THREADS={args.threads}); "
-             f"main.py with `--workers {args.workers}`; load average {load}  ",
-             f"Date: {datetime.date.today().isoformat()}", ""]
+             *header(command, f"{args.threads} torch thread(s) per run (OMP_NUM_THREADS={args.threads})",
+                     f"main.py with `--workers {args.workers}`", f"load average {load}"), ""]
     if not results:
         lines += ["The quality part of the section above (`--rounds 0`: no throughput rounds) for more seeds.", ""]
     else:
@@ -416,8 +388,8 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
         wall = clocks["wall"]
         bases = (["main.py"] if "main.py" in wall else []) + ["loop"]
         lines += [f"**{preset}** ({PRESET_NOTES.get(preset, preset)})", ""]
-        header = (["program", "images/s"] + [f"× {b}" for b in bases] + ["images/CPU-s"] +
-                  [f"× {b} (CPU)" for b in bases])
+        columns = (["program", "images/s"] + [f"× {b}" for b in bases] + ["images/CPU-s"] +
+                   [f"× {b} (CPU)" for b in bases])
         rows = []
         for e in wall:
             row = [e.replace("gankit:", "gankit ")]
@@ -431,7 +403,7 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
                         m, lo, hi = ratio_stats(rates, e, b)
                         row.append(f"**{m:.2f}** ({lo:.2f}–{hi:.2f})")
             rows.append(row)
-        lines += [fmt_table(header, rows), "", summary(clocks["cpu"], bases[0]), ""]
+        lines += [table(columns, rows, right_from=1), "", summary(clocks["cpu"], bases[0]), ""]
     if quality:
         lines += ["**Quality after one epoch** (dcgan64-mnist, 156–157 iterations; domain FID = Fréchet distance "
                   f"of the features of the LeNet evaluator {args.evaluator_note}, samples downsampled 64→28 with "
@@ -441,7 +413,7 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
                   f"{args.warmup + 1}–150 of that epoch)", ""]
         rows = [[q["entry"].replace("gankit:", "gankit "), q["seed"], f"{q['images_per_s']:.1f}",
                  f"{q['images_per_cpu_s']:.1f}", f"{q['fid']:.2f}"] for q in quality]
-        lines += [fmt_table(["program", "seed", "images/s", "images/CPU-s", "FID"], rows), ""]
+        lines += [table(["program", "seed", "images/s", "images/CPU-s", "FID"], rows, right_from=1), ""]
     lines += [] if not results else [
         "Variants: `channels_last`, `bf16` (`--amp bf16`, CPU autocast), `compile` (`--compile`) are gankit "
         "options, and so is `reuse` (`--reuse-fake`): G's update on the D step's fakes as main.py does, instead "
@@ -476,7 +448,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fid-seeds", type=int, default=1, help="one-epoch quality runs per side (0: skip)")
     ap.add_argument("--fid-variants", default="default,bf16+cl,bf16+cl+reuse")
-    ap.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST)
+    ap.add_argument("--mnist-root", type=Path, default=MNIST_ROOT)
     ap.add_argument("--evaluator", type=Path, default=None,
                     help="LeNet evaluator folder (default ../evaluators/lenet-mnist-28, trained there if missing)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
@@ -484,7 +456,7 @@ def main(argv: list[str] | None = None) -> dict:
                     help="run gankit and the loop in this process, one after the other (for smoke tests: no "
                          "process start-up, no isolation)")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
-    ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    ap.add_argument("--docs", type=Path, default=DOCS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -510,7 +482,7 @@ def main(argv: list[str] | None = None) -> dict:
                                       dataroot if preset == "dcgan64-mnist" else None, log)
         if args.fid_seeds and "dcgan64-mnist" in args.presets.split(","):
             quality = epoch_quality(args, dataroot, tuple(args.fid_variants.split(",")), log)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     command = ("OMP_NUM_THREADS=1 python -m bench throughput " +
                " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     text = report(args, results, quality, command, load)
