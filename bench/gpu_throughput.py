@@ -32,11 +32,11 @@ if not __package__:  # python bench/gpu_throughput.py: bench/_common.py makes th
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
 from bench._common import DOCS, MNIST_ROOT, header, replace_section, table  # noqa: E402
-from bench.throughput import images_per_s, preset_config, worker  # noqa: E402
+from bench._speed import images_per_s, preset_config, worker  # noqa: E402
 
 SECTION = "## Training throughput (GPU)"
 PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
-#: variant -> (bench/throughput.py's gankit variant of the same config, TF32 on, the arithmetic of its peak)
+#: variant -> (bench/_speed.py's gankit variant of the same config, TF32 on, the arithmetic of its peak)
 VARIANTS = {
     "fp32": ("default", False, "fp32"),
     "tf32": ("default", True, "tf32"),
@@ -89,7 +89,7 @@ def flops_per_iteration(preset: str, device: str, data_root: Path, data: str = "
 
 def measure(preset: str, variant: str, device: str, data_root: Path, iters: int, warmup: int,
             data: str = "mnist") -> dict:
-    """Images/s of one trainer run (bench/throughput.py's worker) after ``warmup`` generator steps."""
+    """Images/s of one trainer run (bench/_speed.py's worker) after ``warmup`` generator steps."""
     import torch
 
     name, tf32, _ = VARIANTS[variant]

@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -47,7 +45,9 @@ from pathlib import Path
 if not __package__:  # python bench/throughput.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, MNIST_ROOT, ROOT, header, load_average, replace_section, table  # noqa: E402
+from bench._common import DOCS, MNIST_ROOT, header, load_average, replace_section, table  # noqa: E402
+from bench._speed import (VARIANTS, images_per_s, preset_config, print_worker_result, run_worker,  # noqa: E402
+                          thread_env, worker)
 
 SECTION = "## Training throughput (CPU) vs pytorch/examples dcgan"
 QUALITY_SECTION = "## Training throughput (CPU): quality after one epoch, further seeds"
@@ -55,19 +55,7 @@ PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
 PRESET_NOTES = {"dcgan64-mnist": "DCGAN 64x64, nz 100, ngf = ndf = 64: pytorch/examples' nets",
                 "dcgan-mnist": "DCGAN 28x28, widths 64", "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256"}
 
-#: gankit variants: config overrides, plus an optional prototype game (see the module docstring).
-VARIANTS = {
-    "default": ({}, None),
-    "channels_last": ({"channels_last": True}, None),
-    "bf16": ({"amp": "bf16"}, None),
-    "bf16+cl": ({"amp": "bf16", "channels_last": True}, None),
-    "bf16+cl+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, None),
-    "reuse": ({"reuse_fake": True}, None),
-    "bf16+cl+reuse": ({"amp": "bf16", "channels_last": True, "reuse_fake": True}, None),
-    "bf16+cl+fused": ({"amp": "bf16", "channels_last": True}, "fused"),
-    "bf16+cl+reuse+compile": ({"amp": "bf16", "channels_last": True, "compile": True, "reuse_fake": True}, None),
-    "compile": ({"compile": True}, None),
-}
+#: the gankit variants (bench/_speed.py's VARIANTS) measured for each preset by default
 VARIANT_SETS = {
     "dcgan64-mnist": ("default", "channels_last", "bf16", "bf16+cl", "bf16+cl+compile", "reuse", "bf16+cl+reuse"),
     "dcgan-mnist": ("default", "bf16", "bf16+cl", "compile", "bf16+cl+reuse"),
@@ -75,99 +63,6 @@ VARIANT_SETS = {
 }
 
 MAIN_LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
-
-
-# ---------------------------------------------------------------------------------------- prototypes
-def prototype_game(name: str):
-    """The prototype game (bench-only): ``fused`` (see the module docstring)."""
-    import torch
-
-    from gankit.training.games import NoiseGame
-
-    class FusedD(NoiseGame):
-        """One D forward on cat(real, fake): BatchNorm statistics of the mixed batch."""
-
-        def d_loss(self, t, batch):
-            z, _ = self.noise(t)
-            with torch.no_grad(), t.autocast():
-                fake = t.G(z).float()
-            with t.autocast():
-                out = t.D_train(t.inputs(torch.cat([batch[0], fake]))).float()
-            real, fake = out.chunk(2)
-            return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
-                torch.sigmoid(fake.detach()).mean()
-
-    return {"fused": FusedD}[name]()
-
-
-# ---------------------------------------------------------------------------------------- workers
-def preset_config(preset: str, data_root: str, **overrides):
-    from gankit import TrainConfig
-    from gankit.config import read_config_file
-
-    d = read_config_file(preset)
-    d.update({"data_root": str(data_root), "device": "cpu", "progress": False, "tensorboard": False, **overrides})
-    return TrainConfig.from_dict(d)
-
-
-def worker(spec: dict) -> dict:
-    """One measured run in this process; returns per-iteration end times: wall (perf_counter) and CPU
-    (process_time) seconds. ``spec["device"]`` (default cpu; a CUDA device is synchronised before each
-    time is read) and ``spec["data"]`` (default the preset's) are optional."""
-    import torch
-
-    torch.set_num_threads(spec["threads"])
-    t_start = time.perf_counter()
-    overrides, proto = VARIANTS[spec["variant"]] if spec["kind"] == "gankit" else ({}, None)
-    length = {"epochs": 1, "steps": None} if spec.get("epoch") else {"steps": spec["iters"]}
-    device = torch.device(spec.get("device", "cpu"))
-    data = {"data": spec["data"]} if spec.get("data") else {}
-    cfg = preset_config(spec["preset"], spec["data_root"], seed=spec["seed"], device=str(device), **data,
-                        **overrides, **length)
-    times: list[float] = []
-    cpu: list[float] = []
-
-    def tick(*_):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter())
-        cpu.append(time.process_time())
-
-    if spec["kind"] == "gankit":
-        from gankit import Trainer
-
-        run_dir = spec.get("run_dir") or tempfile.mkdtemp(prefix="gankit-tp-")
-        trainer = Trainer(cfg, Path(run_dir) / "run", overwrite=True)
-        if proto:
-            trainer.game = prototype_game(proto)
-        trainer.callbacks.append(tick)
-        trainer.train()
-        if not spec.get("run_dir"):
-            shutil.rmtree(run_dir, ignore_errors=True)
-    else:  # the in-process reference loop
-        from gankit.data import load_dataset
-
-        from bench.reference_loop import ReferenceLoop
-
-        loop = ReferenceLoop(cfg, load_dataset(cfg), seed=spec["seed"])
-        iters = len(loop.loader) if spec.get("epoch") else spec["iters"]
-        loop.run(iters, tick)
-        if spec.get("run_dir"):
-            torch.save(loop.G.state_dict(), Path(spec["run_dir"]) / "netG_loop.pth")
-    return {"times": times, "cpu": cpu, "batch": cfg.batch_size, "start": t_start}
-
-
-def _env(threads: int) -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-
-
-def run_worker(spec: dict, timeout: float) -> dict:
-    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-                         cwd=ROOT, env=_env(spec["threads"]), capture_output=True, text=True, timeout=timeout)
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-    if out.returncode or not lines:
-        raise RuntimeError(f"worker {spec} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][7:])
 
 
 def mnist_root_for_main(mnist_root: Path, tmp: Path) -> Path:
@@ -199,7 +94,7 @@ def run_main(main_py: Path, dataroot: Path, iters: int | None, threads: int, wor
            "--workers", str(workers), "--manualSeed", str(seed), "--outf", str(outf)]
     t_start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=outf,
-                            env=_env(threads), bufsize=1)
+                            env=thread_env(threads), bufsize=1)
     times, cpu, tail, deadline = [], [], [], time.monotonic() + timeout
     try:
         for line in proc.stdout:
@@ -237,19 +132,6 @@ def tree_cpu_seconds(pid: int) -> float:
     except (OSError, ValueError):
         return float("nan") if p == pid else total
     return total
-
-
-def images_per_s(result: dict, warmup: int, last: int | None = None, clock: str = "times") -> float:
-    """batch * (iterations after ``warmup``) / their wall time (``clock="cpu"``: their CPU time);
-    ``last`` caps the window (main.py's last batch of an epoch is ragged)."""
-    t = result[clock][:last] if last else result[clock]
-    if len(t) <= warmup:
-        raise ValueError(f"only {len(t)} iterations timed; need more than warmup={warmup}")
-    if not warmup:
-        if clock != "times":
-            raise ValueError("the CPU clock needs warmup >= 1")
-        return result["batch"] * len(t) / (t[-1] - result["start"])
-    return result["batch"] * (len(t) - warmup) / (t[-1] - t[warmup - 1])
 
 
 # ---------------------------------------------------------------------------------------- FID
@@ -460,7 +342,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print("RESULT " + json.dumps(worker(json.loads(args.worker))), flush=True)
+        print_worker_result(args.worker)
         return {}
     quick = {"rounds": 1, "iters": 4, "warmup": 2} if args.quick else {"rounds": 3, "iters": 20, "warmup": 4}
     for k, v in quick.items():

@@ -28,7 +28,7 @@ if not __package__:  # python bench/time_to_quality.py: bench/_common.py makes t
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
 from bench._common import DOCS, MNIST_ROOT, header, load_average, replace_section, table  # noqa: E402
-from bench.throughput import VARIANTS, preset_config, prototype_game  # noqa: E402
+from bench._speed import VARIANTS, preset_config, prototype_game  # noqa: E402
 
 SECTION = "## Time to quality"
 PRESET_NOTES = {"dcgan-mnist": "DCGAN 28x28, nz 100, widths 64, batch 64, Adam 2e-4 / 0.5, EMA 0.999",

@@ -1,4 +1,5 @@
-"""bench/_common.py: one path set-up, one machine line, one markdown table."""
+"""bench/_common.py and bench/_speed.py: one path set-up, one machine line, one markdown table, and no benchmark
+borrowing another's helpers."""
 from __future__ import annotations
 
 import ast
@@ -14,9 +15,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import _common  # noqa: E402
+from bench import _common, gpu_throughput, time_to_quality  # noqa: E402
 
 BENCH = ROOT / "bench"
+#: the modules of bench/ that are helpers, not benchmarks: any benchmark may import them
+HELPERS = {"_common", "_quality", "_speed", "reference_loop"}
 
 
 def bench_imports(path: Path) -> set[str]:
@@ -44,7 +47,7 @@ def test_only_common_sets_up_sys_path():
     offenders = [p.name for p in sorted(BENCH.glob("*.py"))
                  if p.name != "_common.py" and re.search(r"\bsys\s*\.\s*path\b|\bsys\s+import\s+path\b", code(p))]
     assert offenders == []
-    # ... and every module but the package's own imports it (directly, or first thing through _quality)
+    # ... and every module but the package's own imports it (directly, or first thing through _quality/_speed)
     for p in sorted(BENCH.glob("*.py")):
         if p.name not in ("__init__.py", "__main__.py", "_common.py"):
             assert "bench._common" in bench_imports(p), p.name
@@ -84,3 +87,13 @@ def test_section_header_and_machine_line():
     more = _common.header("c", date_note="; wall time 1 min", more=("Time: 2 min",))
     assert more[2] == f"Date: {_common.today()}; wall time 1 min  " and more[3] == "Time: 2 min"
     assert "(shared" not in _common.machine(shared=False)
+
+
+def test_speed_benchmarks_share_helpers_not_throughput():
+    for module in (gpu_throughput, time_to_quality):
+        imported = bench_imports(Path(module.__file__))
+        assert "bench.throughput" not in imported and "bench._speed" in imported, module.__name__
+    # no benchmark imports another benchmark; only the helper modules
+    for p in sorted(BENCH.glob("*.py")):
+        others = {m for m in bench_imports(p) if m.removeprefix("bench.") not in HELPERS}
+        assert others == set(), (p.name, others)
