@@ -1,30 +1,20 @@
 """Shared by the quality benchmarks (``mnist_quality``, ``stacked_mnist``): the MNIST evaluator,
 one train-then-evaluate through the public API (``gankit.Trainer``, ``gankit.metrics.evaluate_run``),
-markdown tables and the writer of a benchmark's own section of docs/benchmarks.md."""
+their common options and table cells."""
 from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from bench._doc import replace_section
+from bench._common import EVALUATORS, MNIST_ROOT, ROOT, header, load_average  # first: src/ importable
+from gankit import Trainer
+from gankit.metrics import evaluate_run
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from gankit import Trainer  # noqa: E402
-from gankit.metrics import evaluate_run  # noqa: E402
-
-DOC = ROOT / "docs" / "benchmarks.md"
-MNIST_ROOT = ROOT.parent / "shared" / "data" / "mnist"           # only the 10,000-image test split
-EVALUATOR = ROOT.parent / "evaluators" / "lenet-mnist-28"          # bench/bench_evaluator.py --save-dir
+EVALUATOR = EVALUATORS / "lenet-mnist-28"
 EVALUATOR_COMMAND = ("gankit train-evaluator --data mnist --data-root ../shared/data/mnist --split test "
                      "--held-out 2000 --out ../evaluators/lenet-mnist-28")
 QUIET = dict(progress=False, tensorboard=False, download=False, device="cpu")
@@ -136,11 +126,6 @@ def fixed(v, decimals: int = 2) -> str:
     return f"{v:.{decimals}f}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-
-
 def run_times(rows: list[dict]) -> str:
     train, ev = sum(r["train_s"] for r in rows), sum(r["eval_s"] for r in rows)
     return (f"Time: {train / 60:.0f} min of training and {ev / 60:.0f} min of evaluation in all, for {len(rows)} "
@@ -157,17 +142,8 @@ def reused_note(rows: list[dict]) -> list[str]:
             "the machine line describes this last invocation.", ""]
 
 
-def machine() -> str:
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs (load average {load} at "
-            f"the end), torch {torch.__version__} on {torch.get_num_threads()} thread(s), "
-            f"Python {platform.python_version()}")
-
-
-def write_section(path: Path, title: str, body: str) -> None:
-    """Replace (or append) the section ``## title`` of ``path``; other sections stay as they are."""
-    replace_section(path, f"## {title}", f"## {title}\n\n{body.strip()}")
-
-
-def timer() -> float:
-    return time.perf_counter()
+def opening(command: str, rows: list[dict]) -> list[str]:
+    """The lines that open a quality benchmark's section: command, machine, date, the run times and which
+    runs were read back."""
+    return [*header(command, f"{torch.get_num_threads()} torch thread(s)", f"load average {load_average()} at the end",
+                    more=(run_times(rows),)), "", *reused_note(rows)]

@@ -14,17 +14,16 @@ Writes the figures into docs/benchmarks.md (its own section) unless --no-write.
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+if not __package__:  # python bench/bench_evaluator.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, ROOT, header, replace_section, table  # noqa: E402
 
-from bench._doc import replace_section  # noqa: E402
 from gankit.metrics.features import InceptionExtractor, LeNetExtractor  # noqa: E402
 from gankit.metrics.inception import FIDInceptionV3  # noqa: E402
 from gankit.metrics.lenet import load_evaluator, train_evaluator  # noqa: E402
@@ -78,30 +77,26 @@ def main() -> None:
     if args.no_write:
         return
 
-    machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s) on a "
-               f"shared 2-core CPU, torch {torch.__version__}")
     lines = [SECTION, "",
-             f"Command: `OMP_NUM_THREADS=1 python bench/bench_evaluator.py --save-dir {args.save_dir}`  ",
-             f"Machine: {machine}  ", f"Date: {time.strftime('%Y-%m-%d')}", "",
+             *header(f"OMP_NUM_THREADS=1 python bench/bench_evaluator.py --save-dir {args.save_dir}",
+                     f"{torch.get_num_threads()} torch thread(s)"), "",
              "The LeNet evaluator (`gankit train-evaluator`, defaults: width 32, 128 features, 12 epochs, "
              "Adam 2e-3 cosine, shifts of size/14 px) on a seeded held-out part. Only the MNIST *test* "
              "split (10,000 digits) is available offline, so MNIST figures train on 8,000 of it and "
              "measure on the other 2,000.", "",
-             "| data | trained on | held out | held-out accuracy | target | training time |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for label, cfg, target, _ in rows:
-        lines.append(f"| {label} | {cfg['train_size']} | {cfg['held_out_size']} | "
-                     f"{100 * cfg['held_out_accuracy']:.2f}% | ≥ {100 * target:.0f}% | {cfg['train_time_s']:.0f} s |")
-    lines += ["", "Feature extraction (forward pass only, random 28x28 inputs, CPU):", "",
-              "| extractor | features | images/s |", "| --- | --- | --- |",
-              f"| lenet (evaluator above) | {ev.hidden} | {lenet_rate:.0f} |",
-              f"| inception (FID Inception-v3, resized to 299x299) | 2048 | {inc_rate:.1f} |", "",
-              "So a 10,000-sample evaluation extracts its features in "
-              f"{10_000 / lenet_rate:.1f} s with lenet and {10_000 / inc_rate / 60:.0f} min with Inception "
-              "on this CPU. The evaluators were saved (outside the repository) and are recreated by:", ""]
+             table(["data", "trained on", "held out", "held-out accuracy", "target", "training time"],
+                   [[label, cfg["train_size"], cfg["held_out_size"], f"{100 * cfg['held_out_accuracy']:.2f}%",
+                     f"≥ {100 * target:.0f}%", f"{cfg['train_time_s']:.0f} s"] for label, cfg, target, _ in rows]),
+             "", "Feature extraction (forward pass only, random 28x28 inputs, CPU):", "",
+             table(["extractor", "features", "images/s"],
+                   [["lenet (evaluator above)", ev.hidden, f"{lenet_rate:.0f}"],
+                    ["inception (FID Inception-v3, resized to 299x299)", 2048, f"{inc_rate:.1f}"]]), "",
+             "So a 10,000-sample evaluation extracts its features in "
+             f"{10_000 / lenet_rate:.1f} s with lenet and {10_000 / inc_rate / 60:.0f} min with Inception "
+             "on this CPU. The evaluators were saved (outside the repository) and are recreated by:", ""]
     lines += [f"    {cmd}" for *_, cmd in rows]
-    replace_section(ROOT / "docs" / "benchmarks.md", SECTION, "\n".join(lines))
-    print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
+    replace_section(DOCS, SECTION, "\n".join(lines))
+    print(f"wrote {DOCS}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Throughput of the FID Inception network's forward pass (random weights; speed does not
 depend on the weight values).
 
-    PYTHONPATH=src python bench/bench_features.py [--batch 50] [--iters 3] [--device cpu]
+    python bench/bench_features.py [--batch 50] [--iters 3] [--device cpu]
 
 Prints one line: images per second, with the input size, batch, device and thread count.
 """
@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
-from gankit.metrics.inception import FIDInceptionV3
+if not __package__:  # python bench/bench_features.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+import bench._common  # noqa: E402,F401  (makes this checkout's src/ importable)
+
+from gankit.metrics.inception import FIDInceptionV3  # noqa: E402
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -24,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench._doc import replace_section  # noqa: E402
+if not __package__:  # python bench/bench_serve.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, header, replace_section, table  # noqa: E402
 
 SECTION = "## Explorer API latency"
 
@@ -141,12 +141,13 @@ def main() -> None:
     if args.quick:
         return
     cmd = "OMP_NUM_THREADS=1 python bench/bench_serve.py" + (f" --run {args.run}" if args.run else "")
-    load = os.getloadavg()[0]
-    replace_section(ROOT / "docs" / "benchmarks.md", SECTION, f"""{SECTION}
+    opening = "\n".join(header(cmd, f"load average {os.getloadavg()[0]:.1f} at the end",
+                               "server and client on the same cores", "torch on the CPU"))
+    cells = [r["requests"], r["concurrency"], r["errors"], f"{r['p50_ms']:.1f} ms", f"{r['p99_ms']:.1f} ms",
+             f"{r['max_ms']:.1f} ms", f"{r['throughput']:.0f} req/s"]
+    replace_section(DOCS, SECTION, f"""{SECTION}
 
-`{cmd}` (date {time.strftime('%Y-%m-%d')}; 2-core CPU shared with other work, load average
-{load:.1f} at the end; server and client on the same 2 cores; CPython {platform.python_version()},
-torch on the CPU).
+{opening}
 
 `gankit serve` on loopback (uvicorn, {r['max_concurrency']} generation threads) over a DCGAN run of
 `gankit train --steps 50` (16×16 digits, z_dim 100). One asyncio client, raw HTTP/1.1 over
@@ -155,9 +156,7 @@ warm-up requests (the cold start), then {r['requests']} timed ones, so {r['concu
 3 of 4 `/sample?n={r['n']}&seed=i` (a PNG grid of {r['n']} images), 1 of 4 `/interpolate?t=…`
 (one slider frame).
 
-| requests | in flight | errors | p50 | p99 | max | throughput |
-|---:|---:|---:|---:|---:|---:|---:|
-| {r['requests']} | {r['concurrency']} | {r['errors']} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['max_ms']:.1f} ms | {r['throughput']:.0f} req/s |
+{table(["requests", "in flight", "errors", "p50", "p99", "max", "throughput"], [cells], right_from=0)}
 
 The latency is mostly queueing: {r['concurrency']} requests in flight share {r['max_concurrency']} generation
 threads, so p50 ≈ {r['concurrency']} / throughput; a lone request takes a few ms (G forward ≈ 1 ms,

@@ -23,22 +23,20 @@ TF32 and BF16 tensor cores; NVIDIA's datasheets). CI never needs a GPU: the unit
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for p in (str(ROOT), str(ROOT / "src")):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from bench._doc import replace_section  # noqa: E402
+if not __package__:  # python bench/gpu_throughput.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, MNIST_ROOT, header, replace_section, table  # noqa: E402
+from bench._speed import images_per_s, preset_config, worker  # noqa: E402
 
 SECTION = "## Training throughput (GPU)"
 PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
-#: variant -> (bench/throughput.py's variant of the same config, TF32 on, the arithmetic of its peak)
+#: variant -> (bench/_speed.py's gankit variant of the same config, TF32 on, the arithmetic of its peak)
 VARIANTS = {
     "fp32": ("default", False, "fp32"),
     "tf32": ("default", True, "tf32"),
@@ -53,7 +51,6 @@ PEAK_TFLOPS = [
     ("H100", {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4}),  # SXM (HBM3)
     ("A100", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0}),
 ]
-DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 def peak_tflops(device_name: str, arithmetic: str) -> float | None:
@@ -66,8 +63,6 @@ def peak_tflops(device_name: str, arithmetic: str) -> float | None:
 
 def config(preset: str, device: str, data_root: Path, data: str = "mnist"):
     """The preset as the throughput benchmarks train it, on ``device``."""
-    from bench.throughput import preset_config
-
     return preset_config(preset, str(data_root), steps=1, seed=0, device=device, data=data)
 
 
@@ -94,10 +89,8 @@ def flops_per_iteration(preset: str, device: str, data_root: Path, data: str = "
 
 def measure(preset: str, variant: str, device: str, data_root: Path, iters: int, warmup: int,
             data: str = "mnist") -> dict:
-    """Images/s of one trainer run (bench/throughput.py's worker) after ``warmup`` generator steps."""
+    """Images/s of one trainer run (bench/_speed.py's worker) after ``warmup`` generator steps."""
     import torch
-
-    from bench.throughput import images_per_s, worker
 
     name, tf32, _ = VARIANTS[variant]
     set_tf32(tf32)
@@ -115,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--iters", type=int, default=60, help="generator steps per run (default 60; quick 6)")
     ap.add_argument("--warmup", type=int, default=15, help="steps not timed (default 15; quick 2)")
-    ap.add_argument("--data-root", type=Path, default=DEFAULT_MNIST)
+    ap.add_argument("--data-root", type=Path, default=MNIST_ROOT)
     ap.add_argument("--data", default="mnist", help="mnist (default), or digits where the MNIST files are absent "
                     "(the embedded 8x8 digits resized to the preset's size: the same arithmetic)")
     ap.add_argument("--quick", action="store_true", help="smoke test: mlp-mnist, fp32 and bf16, 6 steps")
@@ -150,24 +143,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{preset:14s} {variant:16s} {r['images_per_s']:10.0f} images/s  {r['median_iter_ms']:7.2f} ms/iter  "
                   f"{r['tflops']:7.2f} TFLOP/s" + (f"  {100 * r['fraction']:.1f}% of peak" if peak else ""), flush=True)
     if not (args.quick or args.no_write):
-        replace_section(ROOT / "docs" / "benchmarks.md", SECTION, report(rows, name, argv))
+        replace_section(DOCS, SECTION, report(rows, name, argv))
     return 0
 
 
 def report(rows: list[dict], name: str, argv) -> str:
-    import torch
-
     cmd = "python -m bench gpu_throughput " + " ".join(sys.argv[1:] if argv is None else argv)
-    lines = [SECTION, "", f"Command: `{cmd.strip()}`  ", f"Device: {name}, torch {torch.__version__}  ",
-             f"Date: {datetime.date.today().isoformat()}", "",
-             "| preset | variant | images/s | × fp32 | ms / iteration | GFLOP / iteration | TFLOP/s | % of peak |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
     base = {r["preset"]: r["images_per_s"] for r in rows if r["variant"] == "fp32"}
+    cells = []
     for r in rows:
         ratio = f"{r['images_per_s'] / base[r['preset']]:.2f}" if r["preset"] in base else "—"
         frac = f"{100 * r['fraction']:.1f}% of {r['peak']:.0f}" if r["fraction"] is not None else "—"
-        lines.append(f"| {r['preset']} | {r['variant']} | {r['images_per_s']:.0f} | {ratio} | {r['median_iter_ms']:.2f} | "
-                     f"{r['gflop_per_iter']:.2f} | {r['tflops']:.2f} | {frac} |")
+        cells.append([r["preset"], r["variant"], f"{r['images_per_s']:.0f}", ratio, f"{r['median_iter_ms']:.2f}",
+                      f"{r['gflop_per_iter']:.2f}", f"{r['tflops']:.2f}", frac])
+    columns = ["preset", "variant", "images/s", "× fp32", "ms / iteration", "GFLOP / iteration", "TFLOP/s",
+               "% of peak"]
+    lines = [SECTION, "", *header(cmd.strip(), f"device {name}", shared=False), "",
+             table(columns, cells, right_from=2)]
     return "\n".join(lines) + "\n"
 
 

@@ -23,12 +23,12 @@ import json
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # python bench/mnist_quality.py
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._quality import (DOC, QUIET, add_common_args, fixed, fmt, machine,  # noqa: E402
-                            mnist_evaluator, out_dir, reused_note, run_times, table, train_and_evaluate, write_section)
+if not __package__:  # python bench/mnist_quality.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, table, write_section  # noqa: E402
+from bench._quality import (QUIET, add_common_args, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
+                            train_and_evaluate)
 
 SECTION = "MNIST (test split) quality by model and objective"
 #: row name -> (preset, its changes). acgan-eq3: the preset with D's class loss on generated samples too,
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown model/objective {', '.join(bad)}; models: {', '.join(MODELS)}; "
                  f"objectives: {', '.join(OBJECTIVES)}")
     out = out_dir(args.out, "mnist_quality", quick)
-    doc = None if args.no_write or (quick and args.doc is None) else (args.doc or DOC)
+    doc = None if args.no_write or (quick and args.doc is None) else (args.doc or DOCS)
     images = doc.parent / "images" if doc is not None else out
     data_root = args.data_root.resolve()
 
@@ -161,12 +161,7 @@ def report(results, best, grids, text, steps, n, ev_text, doc, argv) -> str:
     command = "OMP_NUM_THREADS=1 python -m bench mnist_quality" + ("".join(f" {a}" for a in argv) if argv else "")
     settings = ", ".join(f"{k} {v}" for k, v in COMMON.items())
     lines = [
-        f"Command: `{command}`  ",
-        f"Date: {time.strftime('%Y-%m-%d')}  ",
-        f"Machine: {machine()}  ",
-        run_times(results),
-        "",
-        *reused_note(results),
+        *opening(command, results),
         "",
         "**Data: the MNIST *test* split (10,000 digits), the only MNIST split available offline**: every run "
         "trains on it and is measured against it (`--data-root ../shared/data/mnist --split test`).",

@@ -21,13 +21,19 @@ as main.py's ``ToTensor`` + ``Normalize(0.5, 0.5)``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from gankit.config import TrainConfig
-from gankit.data import TensorData
-from gankit.models import build_models
+if not __package__:  # python bench/reference_loop.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+import bench._common  # noqa: E402,F401  (makes this checkout's src/ importable)
+
+from gankit.config import TrainConfig  # noqa: E402
+from gankit.data import TensorData  # noqa: E402
+from gankit.models import build_models  # noqa: E402
 
 
 class ReferenceLoop:

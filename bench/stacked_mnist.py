@@ -23,12 +23,12 @@ import os
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # python bench/stacked_mnist.py
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._quality import (DOC, QUIET, add_common_args, fmt, machine,  # noqa: E402
-                            mnist_evaluator, out_dir, reused_note, run_times, table, train_and_evaluate, write_section)
+if not __package__:  # python bench/stacked_mnist.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, table, write_section  # noqa: E402
+from bench._quality import (QUIET, add_common_args, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
+                            train_and_evaluate)
 
 SECTION = "Stacked MNIST mode coverage"
 PRESET = "stacked-mnist"
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown variant {', '.join(bad)}; choose from: {', '.join(VARIANTS)}")
     out = out_dir(args.out, "stacked_mnist", quick)
-    doc = None if args.no_write or (quick and args.doc is None) else (args.doc or DOC)
+    doc = None if args.no_write or (quick and args.doc is None) else (args.doc or DOCS)
     data_root = args.data_root.resolve()
 
     t_start = time.perf_counter()
@@ -227,12 +227,7 @@ def report(results, best, grid, text, steps, n, ev_text, doc, argv, size) -> str
     hit = [r["variant"] for r in generated if r["classes_seen"] >= MODES_TARGET and r["class_kl"] <= KL_TARGET]
     papers = table(["model (paper)", "modes (of 1000)", "KL"], [list(p) for p in PAPERS])
     return "\n".join([
-        f"Command: `{command}`  ",
-        f"Date: {time.strftime('%Y-%m-%d')}  ",
-        f"Machine: {machine()}  ",
-        run_times(trained),
-        "",
-        *reused_note(trained),
+        *opening(command, trained),
         "",
         f"**Data: Stacked MNIST built from the MNIST *test* split (10,000 digits), the only MNIST split "
         f"available offline**: {size:,} stacked training images (`--data stacked-mnist --data-root "

@@ -32,13 +32,9 @@ docs/benchmarks.md unless ``--quick`` or ``--no-write``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import gzip
-import json
 import os
-import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -46,33 +42,20 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for p in (str(ROOT), str(ROOT / "src")):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from bench._doc import replace_section  # noqa: E402
+if not __package__:  # python bench/throughput.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, MNIST_ROOT, header, load_average, replace_section, table  # noqa: E402
+from bench._speed import (VARIANTS, images_per_s, preset_config, print_worker_result, run_worker,  # noqa: E402
+                          thread_env, worker)
 
 SECTION = "## Training throughput (CPU) vs pytorch/examples dcgan"
 QUALITY_SECTION = "## Training throughput (CPU): quality after one epoch, further seeds"
-DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
 PRESET_NOTES = {"dcgan64-mnist": "DCGAN 64x64, nz 100, ngf = ndf = 64: pytorch/examples' nets",
                 "dcgan-mnist": "DCGAN 28x28, widths 64", "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256"}
 
-#: gankit variants: config overrides, plus an optional prototype game (see the module docstring).
-VARIANTS = {
-    "default": ({}, None),
-    "channels_last": ({"channels_last": True}, None),
-    "bf16": ({"amp": "bf16"}, None),
-    "bf16+cl": ({"amp": "bf16", "channels_last": True}, None),
-    "bf16+cl+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, None),
-    "reuse": ({"reuse_fake": True}, None),
-    "bf16+cl+reuse": ({"amp": "bf16", "channels_last": True, "reuse_fake": True}, None),
-    "bf16+cl+fused": ({"amp": "bf16", "channels_last": True}, "fused"),
-    "bf16+cl+reuse+compile": ({"amp": "bf16", "channels_last": True, "compile": True, "reuse_fake": True}, None),
-    "compile": ({"compile": True}, None),
-}
+#: the gankit variants (bench/_speed.py's VARIANTS) measured for each preset by default
 VARIANT_SETS = {
     "dcgan64-mnist": ("default", "channels_last", "bf16", "bf16+cl", "bf16+cl+compile", "reuse", "bf16+cl+reuse"),
     "dcgan-mnist": ("default", "bf16", "bf16+cl", "compile", "bf16+cl+reuse"),
@@ -80,100 +63,6 @@ VARIANT_SETS = {
 }
 
 MAIN_LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
-
-
-# ---------------------------------------------------------------------------------------- prototypes
-def prototype_game(name: str):
-    """The prototype game (bench-only): ``fused`` (see the module docstring)."""
-    import torch
-
-    from gankit.training.games import NoiseGame
-
-    class FusedD(NoiseGame):
-        """One D forward on cat(real, fake): BatchNorm statistics of the mixed batch."""
-
-        def d_loss(self, t, batch):
-            z, _ = self.noise(t)
-            with torch.no_grad(), t.autocast():
-                fake = t.G(z).float()
-            with t.autocast():
-                out = t.D_train(t.inputs(torch.cat([batch[0], fake]))).float()
-            real, fake = out.chunk(2)
-            return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
-                torch.sigmoid(fake.detach()).mean()
-
-    return {"fused": FusedD}[name]()
-
-
-# ---------------------------------------------------------------------------------------- workers
-def preset_config(preset: str, data_root: str, **overrides):
-    from gankit import TrainConfig
-    from gankit.config import read_config_file
-
-    d = read_config_file(preset)
-    d.update({"data_root": str(data_root), "device": "cpu", "progress": False, "tensorboard": False, **overrides})
-    return TrainConfig.from_dict(d)
-
-
-def worker(spec: dict) -> dict:
-    """One measured run in this process; returns per-iteration end times: wall (perf_counter) and CPU
-    (process_time) seconds. ``spec["device"]`` (default cpu; a CUDA device is synchronised before each
-    time is read) and ``spec["data"]`` (default the preset's) are optional."""
-    import torch
-
-    torch.set_num_threads(spec["threads"])
-    t_start = time.perf_counter()
-    overrides, proto = VARIANTS[spec["variant"]] if spec["kind"] == "gankit" else ({}, None)
-    length = {"epochs": 1, "steps": None} if spec.get("epoch") else {"steps": spec["iters"]}
-    device = torch.device(spec.get("device", "cpu"))
-    data = {"data": spec["data"]} if spec.get("data") else {}
-    cfg = preset_config(spec["preset"], spec["data_root"], seed=spec["seed"], device=str(device), **data,
-                        **overrides, **length)
-    times: list[float] = []
-    cpu: list[float] = []
-
-    def tick(*_):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter())
-        cpu.append(time.process_time())
-
-    if spec["kind"] == "gankit":
-        from gankit import Trainer
-
-        run_dir = spec.get("run_dir") or tempfile.mkdtemp(prefix="gankit-tp-")
-        trainer = Trainer(cfg, Path(run_dir) / "run", overwrite=True)
-        if proto:
-            trainer.game = prototype_game(proto)
-        trainer.callbacks.append(tick)
-        trainer.train()
-        if not spec.get("run_dir"):
-            shutil.rmtree(run_dir, ignore_errors=True)
-    else:  # the in-process reference loop
-        from gankit.data import load_dataset
-
-        from bench.reference_loop import ReferenceLoop
-
-        loop = ReferenceLoop(cfg, load_dataset(cfg), seed=spec["seed"])
-        iters = len(loop.loader) if spec.get("epoch") else spec["iters"]
-        loop.run(iters, tick)
-        if spec.get("run_dir"):
-            torch.save(loop.G.state_dict(), Path(spec["run_dir"]) / "netG_loop.pth")
-    return {"times": times, "cpu": cpu, "batch": cfg.batch_size, "start": t_start}
-
-
-def _env(threads: int) -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-
-
-def run_worker(spec: dict, timeout: float) -> dict:
-    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-                         cwd=ROOT, env=_env(spec["threads"]), capture_output=True, text=True, timeout=timeout)
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-    if out.returncode or not lines:
-        raise RuntimeError(f"worker {spec} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][7:])
 
 
 def mnist_root_for_main(mnist_root: Path, tmp: Path) -> Path:
@@ -205,7 +94,7 @@ def run_main(main_py: Path, dataroot: Path, iters: int | None, threads: int, wor
            "--workers", str(workers), "--manualSeed", str(seed), "--outf", str(outf)]
     t_start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=outf,
-                            env=_env(threads), bufsize=1)
+                            env=thread_env(threads), bufsize=1)
     times, cpu, tail, deadline = [], [], [], time.monotonic() + timeout
     try:
         for line in proc.stdout:
@@ -243,19 +132,6 @@ def tree_cpu_seconds(pid: int) -> float:
     except (OSError, ValueError):
         return float("nan") if p == pid else total
     return total
-
-
-def images_per_s(result: dict, warmup: int, last: int | None = None, clock: str = "times") -> float:
-    """batch * (iterations after ``warmup``) / their wall time (``clock="cpu"``: their CPU time);
-    ``last`` caps the window (main.py's last batch of an epoch is ragged)."""
-    t = result[clock][:last] if last else result[clock]
-    if len(t) <= warmup:
-        raise ValueError(f"only {len(t)} iterations timed; need more than warmup={warmup}")
-    if not warmup:
-        if clock != "times":
-            raise ValueError("the CPU clock needs warmup >= 1")
-        return result["batch"] * len(t) / (t[-1] - result["start"])
-    return result["batch"] * (len(t) - warmup) / (t[-1] - t[warmup - 1])
 
 
 # ---------------------------------------------------------------------------------------- FID
@@ -357,26 +233,6 @@ def epoch_quality(args, dataroot: Path | None, variants: tuple, log) -> list[dic
     return rows
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import torch
-
-    return f"{model}, {os.cpu_count()} cores (shared with other work), torch {torch.__version__}"
-
-
-def fmt_table(header: list[str], rows: list[list]) -> str:
-    out = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def summary(cpu: dict, base: str) -> str:
     """One line: gankit's CPU-time ratios to ``base``, options and prototypes apart, against the 2x target."""
     ratios = {e.split(":", 1)[1]: ratio_stats(cpu, e, base)[0] for e in cpu if e.startswith("gankit:")}
@@ -395,10 +251,8 @@ def summary(cpu: dict, base: str) -> str:
 
 def report(args, results: dict, quality: list[dict], command: str, load: str) -> str:
     lines = [QUALITY_SECTION if not results else SECTION, "",
-             f"Command: `{command}`  ",
-             f"Machine: {machine()}; {args.threads} torch thread(s) per run (OMP_NUM_THREADS={args.threads}); "
-             f"main.py with `--workers {args.workers}`; load average {load}  ",
-             f"Date: {datetime.date.today().isoformat()}", ""]
+             *header(command, f"{args.threads} torch thread(s) per run (OMP_NUM_THREADS={args.threads})",
+                     f"main.py with `--workers {args.workers}`", f"load average {load}"), ""]
     if not results:
         lines += ["The quality part of the section above (`--rounds 0`: no throughput rounds) for more seeds.", ""]
     else:
@@ -416,8 +270,8 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
         wall = clocks["wall"]
         bases = (["main.py"] if "main.py" in wall else []) + ["loop"]
         lines += [f"**{preset}** ({PRESET_NOTES.get(preset, preset)})", ""]
-        header = (["program", "images/s"] + [f"× {b}" for b in bases] + ["images/CPU-s"] +
-                  [f"× {b} (CPU)" for b in bases])
+        columns = (["program", "images/s"] + [f"× {b}" for b in bases] + ["images/CPU-s"] +
+                   [f"× {b} (CPU)" for b in bases])
         rows = []
         for e in wall:
             row = [e.replace("gankit:", "gankit ")]
@@ -431,7 +285,7 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
                         m, lo, hi = ratio_stats(rates, e, b)
                         row.append(f"**{m:.2f}** ({lo:.2f}–{hi:.2f})")
             rows.append(row)
-        lines += [fmt_table(header, rows), "", summary(clocks["cpu"], bases[0]), ""]
+        lines += [table(columns, rows, right_from=1), "", summary(clocks["cpu"], bases[0]), ""]
     if quality:
         lines += ["**Quality after one epoch** (dcgan64-mnist, 156–157 iterations; domain FID = Fréchet distance "
                   f"of the features of the LeNet evaluator {args.evaluator_note}, samples downsampled 64→28 with "
@@ -441,7 +295,7 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
                   f"{args.warmup + 1}–150 of that epoch)", ""]
         rows = [[q["entry"].replace("gankit:", "gankit "), q["seed"], f"{q['images_per_s']:.1f}",
                  f"{q['images_per_cpu_s']:.1f}", f"{q['fid']:.2f}"] for q in quality]
-        lines += [fmt_table(["program", "seed", "images/s", "images/CPU-s", "FID"], rows), ""]
+        lines += [table(["program", "seed", "images/s", "images/CPU-s", "FID"], rows, right_from=1), ""]
     lines += [] if not results else [
         "Variants: `channels_last`, `bf16` (`--amp bf16`, CPU autocast), `compile` (`--compile`) are gankit "
         "options, and so is `reuse` (`--reuse-fake`): G's update on the D step's fakes as main.py does, instead "
@@ -476,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fid-seeds", type=int, default=1, help="one-epoch quality runs per side (0: skip)")
     ap.add_argument("--fid-variants", default="default,bf16+cl,bf16+cl+reuse")
-    ap.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST)
+    ap.add_argument("--mnist-root", type=Path, default=MNIST_ROOT)
     ap.add_argument("--evaluator", type=Path, default=None,
                     help="LeNet evaluator folder (default ../evaluators/lenet-mnist-28, trained there if missing)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
@@ -484,11 +338,11 @@ def main(argv: list[str] | None = None) -> dict:
                     help="run gankit and the loop in this process, one after the other (for smoke tests: no "
                          "process start-up, no isolation)")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
-    ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    ap.add_argument("--docs", type=Path, default=DOCS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print("RESULT " + json.dumps(worker(json.loads(args.worker))), flush=True)
+        print_worker_result(args.worker)
         return {}
     quick = {"rounds": 1, "iters": 4, "warmup": 2} if args.quick else {"rounds": 3, "iters": 20, "warmup": 4}
     for k, v in quick.items():
@@ -510,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict:
                                       dataroot if preset == "dcgan64-mnist" else None, log)
         if args.fid_seeds and "dcgan64-mnist" in args.presets.split(","):
             quality = epoch_quality(args, dataroot, tuple(args.fid_variants.split(",")), log)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     command = ("OMP_NUM_THREADS=1 python -m bench throughput " +
                " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     text = report(args, results, quality, command, load)

@@ -18,22 +18,17 @@ seed) with one torch thread each. Writes its section of docs/benchmarks.md unles
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for p in (str(ROOT), str(ROOT / "src")):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from bench.throughput import (DEFAULT_MNIST, VARIANTS, fmt_table, machine, preset_config,  # noqa: E402
-                              prototype_game)
-from bench._doc import replace_section  # noqa: E402
+if not __package__:  # python bench/time_to_quality.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, MNIST_ROOT, header, load_average, replace_section, table  # noqa: E402
+from bench._speed import VARIANTS, preset_config, prototype_game  # noqa: E402
 
 SECTION = "## Time to quality"
 PRESET_NOTES = {"dcgan-mnist": "DCGAN 28x28, nz 100, widths 64, batch 64, Adam 2e-4 / 0.5, EMA 0.999",
@@ -126,12 +121,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--budget", type=float, default=None, help="seconds of training per run at most (1200; --quick 8)")
     ap.add_argument("--seeds", type=int, default=None, help="runs per side (2; --quick 1)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST)
+    ap.add_argument("--mnist-root", type=Path, default=MNIST_ROOT)
     ap.add_argument("--evaluator", type=Path, default=None,
                     help="LeNet evaluator folder (default ../evaluators/lenet-mnist-28, trained there if missing; "
                          "--quick without it trains a tiny one)")
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    ap.add_argument("--docs", type=Path, default=DOCS)
     args = ap.parse_args(argv)
     defaults = dict(seeds=1, budget=8.0, eval_every=20, n_eval=500) if args.quick else \
         dict(seeds=2, budget=1200.0, eval_every=100, n_eval=2000)
@@ -188,10 +183,7 @@ def report(args, runs: list[dict], argv: list[str]) -> str:
                         + [f"{min(c[name] for c in r['curve']):.2f}"])
             hits.setdefault(label, []).append(hit)
     command = f"OMP_NUM_THREADS={args.threads} python -m bench time_to_quality {' '.join(argv)}".rstrip()
-    lines = [SECTION, "", f"Command: `{command}`  ",
-             f"Machine: {machine()}; {args.threads} torch thread(s); load average "
-             f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}  ",
-             f"Date: {datetime.date.today().isoformat()}", "",
+    lines = [SECTION, "", *header(command, f"{args.threads} torch thread(s)", f"load average {load_average()}"), "",
              f"Preset `{args.preset}` ({PRESET_NOTES.get(args.preset, 'see src/gankit/presets')}) on the MNIST *test* "
              f"split (10,000 digits, the only split offline). Threshold: domain FID ≤ {args.threshold:g} (features "
              f"of the LeNet evaluator {args.evaluator_note}, {args.n_eval} samples of G in eval mode vs the 10,000 "
@@ -201,8 +193,8 @@ def report(args, runs: list[dict], argv: list[str]) -> str:
              f"plain-PyTorch re-implementation of pytorch/examples' dcgan algorithm written for this benchmark (not "
              f"main.py, which only builds 64x64 nets), on the same networks. Runs alternate, one at a time; "
              f"budget {args.budget:g} s of training per run.", "",
-             fmt_table(["program", "seed", "steps to threshold", "wall s to threshold", "CPU s to threshold",
-                        "best FID seen"], rows), ""]
+             table(["program", "seed", "steps to threshold", "wall s to threshold", "CPU s to threshold",
+                    "best FID seen"], rows, right_from=1), ""]
     ref = hits.get("reference", [])
     for label, hs in hits.items():
         if label == "reference" or not ref or not all(ref) or not all(hs):

@@ -21,13 +21,11 @@ critic schedule of Gulrajani et al. 2017, Algorithm 1); ``best`` is the ``best-<
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import math
 import multiprocessing
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -37,12 +35,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-if __package__ in (None, ""):  # python bench/toy_modes.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._doc import replace_section  # noqa: E402
+if not __package__:  # python bench/toy_modes.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, ROOT, header, replace_section  # noqa: E402
+from bench._common import table as md_table  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Mode coverage on 2-D ring and grid (VEEGAN / PacGAN protocol)"
 N_SAMPLES = 2500  # VEEGAN Sec. 5.1 and PacGAN's code (num_log_figure_sample)
 STEPS = 8000  # generator steps for every baseline configuration (the same budget side by side)
@@ -224,31 +222,29 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def _kl_cells(kl: dict, n: int) -> str:
+def _kl_cells(kl: dict, n: int) -> list[str]:
     if kl["n"] == 0:
-        return "undefined | -"
+        return ["undefined", "-"]
     note = "" if kl["n"] == n else f" ({kl['n']} of {n} seeds)"
-    return f"{kl['mean']:.3f} ± {kl['std']:.3f}{note} | {kl['max']:.3f}"
+    return [f"{kl['mean']:.3f} ± {kl['std']:.3f}{note}", f"{kl['max']:.3f}"]
 
 
 def table(data: str, results: dict[str, list[dict]]) -> str:
-    m = TARGETS[data][0]
-    lines = [f"| {data} | modes (max {m}) | min | modes ≥ 20% | % high quality | min | reverse KL | max | s / run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    columns = [data, f"modes (max {TARGETS[data][0]})", "min", "modes ≥ 20%", "% high quality", "min", "reverse KL",
+               "max", "s / run"]
+    cells = []
     for name, rows in results.items():
         s = summarise(rows)
         mo, st, hq, kl = (s[c] for c in COLUMNS)
-        lines.append(f"| {name}{' (EMA G)' if rows[0]['ema'] else ''} | {mo['mean']:.1f} ± {mo['std']:.1f} | "
-                     f"{mo['min']:.0f} | {st['mean']:.1f} ± {st['std']:.1f} | "
-                     f"{100 * hq['mean']:.2f} ± {100 * hq['std']:.2f} | {100 * hq['min']:.2f} | "
-                     f"{_kl_cells(kl, len(rows))} | {s['seconds']['mean']:.0f} |")
-    return "\n".join(lines)
+        cells.append([f"{name}{' (EMA G)' if rows[0]['ema'] else ''}", f"{mo['mean']:.1f} ± {mo['std']:.1f}",
+                      f"{mo['min']:.0f}", f"{st['mean']:.1f} ± {st['std']:.1f}",
+                      f"{100 * hq['mean']:.2f} ± {100 * hq['std']:.2f}", f"{100 * hq['min']:.2f}",
+                      *_kl_cells(kl, len(rows)), f"{s['seconds']['mean']:.0f}"])
+    return md_table(columns, cells)
 
 
 def paper_table(data: str) -> str:
-    lines = [f"| {data}: published | modes | % high quality | reverse KL |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in PAPERS[data]]
-    return "\n".join(lines)
+    return md_table([f"{data}: published", "modes", "% high quality", "reverse KL"], PAPERS[data])
 
 
 def ratios(data: str, results: dict[str, list[dict]], base: str = "nonsaturating", best: str = "best") -> str:
@@ -360,11 +356,9 @@ def _section(args, results, steps, wall, figures, argv) -> str:
             i = given.index(flag)
             del given[i:i + 2]
     cmd = "OMP_NUM_THREADS=1 python -m bench toy_modes " + shlex.join(given)
-    lines = [SECTION, "", f"Command: `{cmd.strip()}`  ",
-             f"Machine: {platform.machine()}, shared 2-core CPU, 1 torch thread per run, {args.jobs} run(s) at "
-             f"a time, torch {torch.__version__}  ", f"Date: {datetime.date.today().isoformat()}; wall time "
-             f"{wall / 60:.1f} min for {sum(len(v) for r in results.values() for k, v in r.items() if not k.endswith('DRS'))} "
-             "runs", ""]
+    runs = sum(len(v) for r in results.values() for k, v in r.items() if not k.endswith("DRS"))
+    lines = [SECTION, "", *header(cmd.strip(), "1 torch thread per run", f"{args.jobs} run(s) at a time",
+                                  date_note=f"; wall time {wall / 60:.1f} min for {runs} runs"), ""]
     reused = sum(bool(r.get("reused")) for res in results.values() for name, rs in res.items()
                  if not name.endswith("DRS") for r in rs)
     if reused:

@@ -17,9 +17,7 @@ against it, and the cycle-consistency loss is followed over training.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -28,20 +26,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+if not __package__:  # python bench/translation.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, EVALUATORS, MNIST_ROOT, ROOT, header, replace_section, table  # noqa: E402
 
 import gankit  # noqa: E402
-from bench._doc import replace_section  # noqa: E402
 from gankit import TrainConfig  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.metrics.lenet import accuracy, load_evaluator  # noqa: E402
 from gankit.translation.metrics import l1_distance, ssim  # noqa: E402
 
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
-EVAL_MNIST = ROOT.parent / "evaluators" / "lenet-mnist-28"
-EVAL_DIGITS = ROOT.parent / "evaluators" / "lenet-digits-16"
-DOC, IMAGES = ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "images"
+EVAL_MNIST = EVALUATORS / "lenet-mnist-28"
+EVAL_DIGITS = EVALUATORS / "lenet-digits-16"
+IMAGES = ROOT / "docs" / "images"
 SECTION = "## Image-to-image: pix2pix edges→digit, CycleGAN"
 QUIET = dict(progress=False, tensorboard=False, download=False, device="cpu", seed=0)
 
@@ -57,7 +55,7 @@ def scores(pred, target) -> dict:
 
 # ---------------------------------------------------------------------- pix2pix
 def bench_pix2pix(steps: int, workdir: Path, figure: Path | None) -> dict:
-    cfg = TrainConfig(model="pix2pix", data="edges2mnist", data_root=str(MNIST), split="test", g_width=32,
+    cfg = TrainConfig(model="pix2pix", data="edges2mnist", data_root=str(MNIST_ROOT), split="test", g_width=32,
                       d_width=32, batch_size=64, steps=steps, log_every=50, checkpoint_every=steps, **QUIET)
     pairs = load_dataset(cfg)
     ev = load_evaluator(EVAL_MNIST)
@@ -168,20 +166,18 @@ def section(p: dict, cyc: list[dict], command: str) -> str:
     c0, c1 = cyc  # identity weight 0, then the paper's 0.5
     lines = [
         SECTION, "",
-        f"Command: `{command}`  ",
-        f"Machine: {platform.machine()}, 1 torch thread on a shared 2-core CPU, torch {torch.__version__}  ",
-        f"Date: {datetime.date.today().isoformat()}", "",
+        *header(command, "1 torch thread"), "",
         "**pix2pix, edges → digit** (`--model pix2pix --data edges2mnist`; U-Net G and 16x16 PatchGAN D, "
         "width 32, Adam 2e-4 / β1 0.5, batch 64, non-saturating GAN loss + 100·L1). Only the MNIST *test* "
         f"split exists offline: trained on {p['train']:,} of its digits for {p['steps']} generator steps "
         f"({p['epochs']} epochs, {p['wall_s'] / 60:.1f} min), measured on the other {p['test']:,} — the digits the "
         "lenet evaluator (`/work/evaluators/lenet-mnist-28`) held out. L1 is in intensity units of [0, 1]; SSIM "
         "uses the 11x11 Gaussian window of Wang et al. 2004.", "",
-        "| images scored against the true digit | L1 ↓ | SSIM ↑ | lenet accuracy ↑ |",
-        "| --- | ---: | ---: | ---: |",
-        f"| pix2pix translations G(edges) | {tr['l1']:.4f} | {tr['ssim']:.3f} | {pct(tr['accuracy'])} |",
-        f"| the ground-truth digits (reference) | 0 | 1 | {pct(gt['accuracy'])} |",
-        f"| the edge maps themselves (no model) | {ed['l1']:.4f} | {ed['ssim']:.3f} | {pct(ed['accuracy'])} |", "",
+        table(["images scored against the true digit", "L1 ↓", "SSIM ↑", "lenet accuracy ↑"],
+              [["pix2pix translations G(edges)", f"{tr['l1']:.4f}", f"{tr['ssim']:.3f}", pct(tr["accuracy"])],
+               ["the ground-truth digits (reference)", 0, 1, pct(gt["accuracy"])],
+               ["the edge maps themselves (no model)", f"{ed['l1']:.4f}", f"{ed['ssim']:.3f}", pct(ed["accuracy"])]],
+              right_from=1), "",
         f"The classifier reads {pct(tr['accuracy'])} of the translated digits correctly, against "
         f"{pct(gt['accuracy'])} of the real ones and {pct(ed['accuracy'])} of the edge maps it was given. "
         "Input | output | target, held-out digits:",
@@ -191,18 +187,19 @@ def section(p: dict, cyc: list[dict], command: str) -> str:
         f"Domain A = {c0['domain_a']} scikit-learn digits, B = the other {c0['domain_b']} inverted: no pairs, but "
         f"the true map is known (x → 255 − x). {c0['steps']} generator steps ({c0['wall_s'] / 60:.1f} min), "
         "without and with the identity loss (weight 0.5, the paper's setting for photo ↔ painting).", "",
-        "| steps | cycle loss, identity 0 | cycle loss, identity 0.5 |", "| --- | ---: | ---: |",
-        *[f"| {w0['steps']} | {w0['cycle']:.3f} | {w1['cycle']:.3f} |"
-          for w0, w1 in zip(c0["cycle_loss"], c1["cycle_loss"])], "",
-        "| translation, scored against the true map | identity | L1 ↓ | SSIM ↑ | lenet-digits-16 accuracy ↑ |",
-        "| --- | ---: | ---: | ---: | ---: |",
-        *[row for c in cyc for row in (
-            f"| F: inverted → digit | {c['identity_weight']:g} | {c['g_ba']['l1']:.4f} | {c['g_ba']['ssim']:.3f} | "
-            f"{pct(c['g_ba']['accuracy'])} |",
-            f"| G: digit → inverted (accuracy on 255 − G(a)) | {c['identity_weight']:g} | {c['g_ab']['l1']:.4f} | "
-            f"{c['g_ab']['ssim']:.3f} | {pct(c['g_ab']['accuracy_of_inverse'])} |")],
-        f"| reference: the real digits of B / B as given | | | | {pct(c0['reference']['accuracy_real_b_digits'])} / "
-        f"{pct(c0['reference']['accuracy_inverted_input'])} |", "",
+        table(["steps", "cycle loss, identity 0", "cycle loss, identity 0.5"],
+              [[w0["steps"], f"{w0['cycle']:.3f}", f"{w1['cycle']:.3f}"]
+               for w0, w1 in zip(c0["cycle_loss"], c1["cycle_loss"])], right_from=1), "",
+        table(["translation, scored against the true map", "identity", "L1 ↓", "SSIM ↑",
+               "lenet-digits-16 accuracy ↑"],
+              [*[row for c in cyc for row in (
+                  ["F: inverted → digit", f"{c['identity_weight']:g}", f"{c['g_ba']['l1']:.4f}",
+                   f"{c['g_ba']['ssim']:.3f}", pct(c["g_ba"]["accuracy"])],
+                  ["G: digit → inverted (accuracy on 255 − G(a))", f"{c['identity_weight']:g}",
+                   f"{c['g_ab']['l1']:.4f}", f"{c['g_ab']['ssim']:.3f}", pct(c["g_ab"]["accuracy_of_inverse"])])],
+               ["reference: the real digits of B / B as given", "", "", "",
+                f"{pct(c0['reference']['accuracy_real_b_digits'])} / "
+                f"{pct(c0['reference']['accuracy_inverted_input'])}"]], right_from=1), "",
         f"The cycle loss falls in both runs ({falls(c0)} and {falls(c1)}). The digit survives F in "
         f"{pct(c0['g_ba']['accuracy'])} of the images without the identity loss and {pct(c1['g_ba']['accuracy'])} "
         "with it: the identity loss asks G to leave inverted digits unchanged, while the true map inverts every "
@@ -237,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     if write:
         plot_cycle(cyc, IMAGES / "cyclegan-cycle-loss.png")
         extra = "".join(f" --{k}-steps {v}" for k, v in (("pix2pix", p_steps), ("cyclegan", c_steps)) if v != 600)
-        replace_section(DOC, SECTION, section(p, cyc, f"OMP_NUM_THREADS=1 python -m bench translation{extra}"))
-        print(f"wrote {DOC} and {IMAGES}/{{pix2pix-edges,cyclegan-digits,cyclegan-digits-identity,"
+        replace_section(DOCS, SECTION, section(p, cyc, f"OMP_NUM_THREADS=1 python -m bench translation{extra}"))
+        print(f"wrote {DOCS} and {IMAGES}/{{pix2pix-edges,cyclegan-digits,cyclegan-digits-identity,"
               f"cyclegan-cycle-loss}}.png")
     return 0
 

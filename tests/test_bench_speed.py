@@ -1,6 +1,7 @@
-"""The speed benchmarks (bench/throughput.py, bench/reference_loop.py, bench/time_to_quality.py): the reference
-loop follows pytorch/examples' dcgan algorithm, main.py's output is parsed, its MNIST root is readable by
-torchvision, and the quick variants run (a smoke test, not a speed or quality gate)."""
+"""The speed benchmarks (bench/throughput.py, bench/time_to_quality.py and their helpers, bench/_speed.py and
+bench/reference_loop.py): the reference loop follows pytorch/examples' dcgan algorithm, main.py's output is
+parsed, its MNIST root is readable by torchvision, and the quick variants run (a smoke test, not a speed or
+quality gate)."""
 from __future__ import annotations
 
 import math
@@ -17,7 +18,7 @@ from conftest import SHARED_MNIST, tiny
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import throughput, time_to_quality  # noqa: E402
+from bench import _speed, throughput, time_to_quality  # noqa: E402
 from bench.reference_loop import ReferenceLoop  # noqa: E402
 from gankit.data import DataSpec, load_dataset  # noqa: E402
 from gankit.metrics.features import PixelExtractor  # noqa: E402
@@ -31,7 +32,7 @@ MAIN_PY_D = [(64, 1, 4, 4), (128, 64, 4, 4), (128,), (128,), (256, 128, 4, 4), (
 
 
 def test_dcgan64_preset_has_main_py_networks():
-    cfg = throughput.preset_config("dcgan64-mnist", str(SHARED_MNIST))
+    cfg = _speed.preset_config("dcgan64-mnist", str(SHARED_MNIST))
     G, D = build_models(cfg, DataSpec((1, 64, 64)))
     assert [tuple(p.shape) for p in G.parameters()] == MAIN_PY_G
     assert [tuple(p.shape) for p in D.parameters()] == MAIN_PY_D
@@ -70,8 +71,16 @@ def test_main_py_log_lines_and_images_per_second():
     assert throughput.parse_main_line(line) == (12, 157)
     assert throughput.parse_main_line("Random Seed:  1") is None
     result = {"times": [10.0, 11.0, 12.0, 12.5, 13.0], "batch": 64, "start": 0.0}
-    assert throughput.images_per_s(result, warmup=2) == 64 * 3 / 2.0  # iterations 3..5 over 12.0 -> 13.0
-    assert throughput.images_per_s(result, warmup=1, last=3) == 64 * 2 / 2.0
+    assert _speed.images_per_s(result, warmup=2) == 64 * 3 / 2.0  # iterations 3..5 over 12.0 -> 13.0
+    assert _speed.images_per_s(result, warmup=1, last=3) == 64 * 2 / 2.0
+
+
+def test_run_worker_measures_in_a_process_of_its_own():
+    spec = {"kind": "gankit", "variant": "default", "preset": "mlp-mnist", "iters": 3, "threads": 1,
+            "data_root": str(SHARED_MNIST), "seed": 0}
+    r = _speed.run_worker(spec, timeout=300)  # python -m bench._speed SPEC, as throughput's rounds run it
+    assert len(r["times"]) == len(r["cpu"]) == 3 and r["batch"] == 64 and r["times"] == sorted(r["times"])
+    assert _speed.images_per_s(r, warmup=1) > 0 and _speed.images_per_s(r, warmup=1, clock="cpu") > 0
 
 
 def test_mnist_root_for_main_serves_the_test_split_as_train(fake_mnist, tmp_path):

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import toy_modes  # noqa: E402
-from bench._doc import replace_section  # noqa: E402
+from bench._common import replace_section  # noqa: E402
 
 
 def _quick(out: Path, *args: str) -> subprocess.CompletedProcess:

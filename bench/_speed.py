@@ -1,0 +1,148 @@
+"""Shared by the speed benchmarks (``throughput``, ``gpu_throughput``, ``time_to_quality``): the gankit
+variants, the presets as they train them, the measured run (the worker, in this process or in one of
+its own) and images/s.
+
+    python -m bench._speed SPEC    # one measured run; prints ``RESULT <json>`` (what ``run_worker`` starts)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._common import ROOT
+
+#: gankit variants: config overrides, plus an optional prototype game (see bench/throughput.py's docstring).
+VARIANTS = {
+    "default": ({}, None),
+    "channels_last": ({"channels_last": True}, None),
+    "bf16": ({"amp": "bf16"}, None),
+    "bf16+cl": ({"amp": "bf16", "channels_last": True}, None),
+    "bf16+cl+compile": ({"amp": "bf16", "channels_last": True, "compile": True}, None),
+    "reuse": ({"reuse_fake": True}, None),
+    "bf16+cl+reuse": ({"amp": "bf16", "channels_last": True, "reuse_fake": True}, None),
+    "bf16+cl+fused": ({"amp": "bf16", "channels_last": True}, "fused"),
+    "bf16+cl+reuse+compile": ({"amp": "bf16", "channels_last": True, "compile": True, "reuse_fake": True}, None),
+    "compile": ({"compile": True}, None),
+}
+
+
+def prototype_game(name: str):
+    """The prototype game (bench-only): ``fused``, one D forward on the concatenated real+fake batch."""
+    import torch
+
+    from gankit.training.games import NoiseGame
+
+    class FusedD(NoiseGame):
+        """One D forward on cat(real, fake): BatchNorm statistics of the mixed batch."""
+
+        def d_loss(self, t, batch):
+            z, _ = self.noise(t)
+            with torch.no_grad(), t.autocast():
+                fake = t.G(z).float()
+            with t.autocast():
+                out = t.D_train(t.inputs(torch.cat([batch[0], fake]))).float()
+            real, fake = out.chunk(2)
+            return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
+                torch.sigmoid(fake.detach()).mean()
+
+    return {"fused": FusedD}[name]()
+
+
+def preset_config(preset: str, data_root: str, **overrides):
+    """The preset as the speed benchmarks train it: on the CPU unless ``overrides`` say otherwise, quiet."""
+    from gankit import TrainConfig
+    from gankit.config import read_config_file
+
+    d = read_config_file(preset)
+    d.update({"data_root": str(data_root), "device": "cpu", "progress": False, "tensorboard": False, **overrides})
+    return TrainConfig.from_dict(d)
+
+
+def worker(spec: dict) -> dict:
+    """One measured run in this process; returns per-iteration end times: wall (perf_counter) and CPU
+    (process_time) seconds. ``spec["device"]`` (default cpu; a CUDA device is synchronised before each
+    time is read) and ``spec["data"]`` (default the preset's) are optional."""
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    t_start = time.perf_counter()
+    overrides, proto = VARIANTS[spec["variant"]] if spec["kind"] == "gankit" else ({}, None)
+    length = {"epochs": 1, "steps": None} if spec.get("epoch") else {"steps": spec["iters"]}
+    device = torch.device(spec.get("device", "cpu"))
+    data = {"data": spec["data"]} if spec.get("data") else {}
+    cfg = preset_config(spec["preset"], spec["data_root"], seed=spec["seed"], device=str(device), **data,
+                        **overrides, **length)
+    times: list[float] = []
+    cpu: list[float] = []
+
+    def tick(*_):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter())
+        cpu.append(time.process_time())
+
+    if spec["kind"] == "gankit":
+        from gankit import Trainer
+
+        run_dir = spec.get("run_dir") or tempfile.mkdtemp(prefix="gankit-tp-")
+        trainer = Trainer(cfg, Path(run_dir) / "run", overwrite=True)
+        if proto:
+            trainer.game = prototype_game(proto)
+        trainer.callbacks.append(tick)
+        trainer.train()
+        if not spec.get("run_dir"):
+            shutil.rmtree(run_dir, ignore_errors=True)
+    else:  # the in-process reference loop
+        from gankit.data import load_dataset
+
+        from bench.reference_loop import ReferenceLoop
+
+        loop = ReferenceLoop(cfg, load_dataset(cfg), seed=spec["seed"])
+        iters = len(loop.loader) if spec.get("epoch") else spec["iters"]
+        loop.run(iters, tick)
+        if spec.get("run_dir"):
+            torch.save(loop.G.state_dict(), Path(spec["run_dir"]) / "netG_loop.pth")
+    return {"times": times, "cpu": cpu, "batch": cfg.batch_size, "start": t_start}
+
+
+def print_worker_result(spec: str) -> None:
+    """Run the worker on ``spec`` (JSON) and print its result as the line ``RESULT <json>``."""
+    print("RESULT " + json.dumps(worker(json.loads(spec))), flush=True)
+
+
+def thread_env(threads: int) -> dict:
+    """This process's environment with ``threads`` OpenMP/MKL threads (for a measured process)."""
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
+def run_worker(spec: dict, timeout: float) -> dict:
+    """The worker on ``spec`` in a process of its own, with ``spec["threads"]`` threads."""
+    out = subprocess.run([sys.executable, "-m", "bench._speed", json.dumps(spec)], cwd=ROOT,
+                         env=thread_env(spec["threads"]), capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"worker {spec} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][7:])
+
+
+def images_per_s(result: dict, warmup: int, last: int | None = None, clock: str = "times") -> float:
+    """batch * (iterations after ``warmup``) / their wall time (``clock="cpu"``: their CPU time);
+    ``last`` caps the window (main.py's last batch of an epoch is ragged)."""
+    t = result[clock][:last] if last else result[clock]
+    if len(t) <= warmup:
+        raise ValueError(f"only {len(t)} iterations timed; need more than warmup={warmup}")
+    if not warmup:
+        if clock != "times":
+            raise ValueError("the CPU clock needs warmup >= 1")
+        return result["batch"] * len(t) / (t[-1] - result["start"])
+    return result["batch"] * (len(t) - warmup) / (t[-1] - t[warmup - 1])
+
+
+if __name__ == "__main__":
+    print_worker_result(sys.argv[1])
