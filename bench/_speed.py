@@ -57,11 +57,9 @@ def prototype_game(name: str):
 def preset_config(preset: str, data_root: str, **overrides):
     """The preset as the speed benchmarks train it: on the CPU unless ``overrides`` say otherwise, quiet."""
     from gankit import TrainConfig
-    from gankit.config import read_config_file
 
-    d = read_config_file(preset)
-    d.update({"data_root": str(data_root), "device": "cpu", "progress": False, "tensorboard": False, **overrides})
-    return TrainConfig.from_dict(d)
+    return TrainConfig.from_preset(preset, **{"data_root": str(data_root), "device": "cpu", "progress": False,
+                                              "tensorboard": False, **overrides})
 
 
 def worker(spec: dict) -> dict:

@@ -51,10 +51,9 @@ METRICS = "fid,kid,is,pr,modes"
 
 def config(model: str, objective: str, steps: int, data_root: Path, quick: bool):
     from gankit import TrainConfig
-    from gankit.config import read_config_file
 
     preset, changes = MODELS[model]
-    cfg = TrainConfig.from_dict(read_config_file(preset), preset)
+    cfg = TrainConfig.from_preset(preset)
     run = dict(loss=objective, data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
                checkpoint_every=steps, keep_checkpoints=1, log_every=100, **QUIET)
     return cfg.replace(**{**run, **changes, **COMMON, **OBJECTIVE_SETTINGS.get(objective, {}),

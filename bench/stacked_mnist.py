@@ -79,9 +79,8 @@ DRS_REMEDY = (f"the best run sampled by discriminator rejection (Azadi et al. 20
 
 def config(variant: str, steps: int, data_root: Path, quick: bool):
     from gankit import TrainConfig
-    from gankit.config import read_config_file
 
-    cfg = TrainConfig.from_dict(read_config_file(PRESET), PRESET)
+    cfg = TrainConfig.from_preset(PRESET)
     run = dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
                checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
     changes = {k: v for k, v in VARIANTS[variant][0].items() if not (quick and k == "steps")}  # quick: its steps

@@ -96,12 +96,11 @@ def make_config(data: str, name: str, seed: int, steps: int | None):
     """The TrainConfig of one configuration and seed (baselines: mlp-<data> with the objective
     swapped; best: the best-<data> preset with its own budget)."""
     from gankit import TrainConfig
-    from gankit.config import read_config_file
 
     if name == "best":
-        cfg = TrainConfig.from_dict(read_config_file(f"best-{data}"))
+        cfg = TrainConfig.from_preset(f"best-{data}")
     else:
-        cfg = TrainConfig.from_dict(read_config_file(f"mlp-{data}")).replace(**CONFIGS[name])
+        cfg = TrainConfig.from_preset(f"mlp-{data}", **CONFIGS[name])
     steps = steps or (cfg.steps if name == "best" else STEPS)  # best: its preset's budget
     return cfg.replace(seed=seed, steps=steps, epochs=None, device="cpu", progress=False, tensorboard=False,
                        sample_every=steps, checkpoint_every=steps, log_every=min(cfg.log_every, steps))
@@ -385,7 +384,7 @@ def _best_line(data: str) -> str:
     keys = ("loss", "pack", "r1_gamma", "lr_g", "lr_d", "beta1", "beta2", "lr_decay", "lr_decay_start", "ema_decay",
             "batch_size", "z_dim", "g_hidden", "d_hidden")
     best = read_config_file(f"best-{data}")
-    base = TrainConfig.from_dict(read_config_file(f"mlp-{data}"))
+    base = TrainConfig.from_preset(f"mlp-{data}")
     return (f"`best` = preset `best-{data}`: " + ", ".join(f"{k} {best[k]}" for k in keys if k in best) +
             f". Baselines = preset `mlp-{data}` (lr {base.lr}, Adam ({base.beta1}, {base.beta2}), batch "
             f"{base.batch_size}, G {base.g_hidden}, D {base.d_hidden}, z_dim {base.z_dim}) with the objective "

@@ -103,10 +103,9 @@ def test_stacked_mnist_seed_spread_groups_a_variant_with_its_seed_rows():
 
 def test_stacked_mnist_best_preset_is_the_benchmarked_recipe():
     from gankit import TrainConfig
-    from gankit.config import read_config_file
 
     bench = stacked_mnist.config("best-w64", 12000, SHARED_MNIST, quick=False)
-    preset = TrainConfig.from_dict(read_config_file("stacked-mnist-best"), "stacked-mnist-best")
+    preset = TrainConfig.from_preset("stacked-mnist-best")
     run_only = ("data_root", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every", "epochs",
                 *stacked_mnist.QUIET)
     differ = {k for k, v in bench.to_dict().items() if preset.to_dict()[k] != v and k not in run_only}
