@@ -35,15 +35,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import GankitError
-    from ..metrics.evaluate import evaluate_run
+    from ..metrics.evaluate import EvalOptions, evaluate_run
 
-    if args.n_ref < 2 or args.batch_size < 1:
-        raise GankitError("--n-ref must be >= 2 and --batch-size >= 1")
-    result = evaluate_run(args.run, metrics=args.metrics, n=args.n, seed=args.seed, extractor=args.extractor,
+    options = EvalOptions(metrics=args.metrics, n=args.n, seed=args.seed, extractor=args.extractor,
                           evaluator=args.evaluator, inception_weights=args.inception_weights,
                           cache_dir=args.cache_dir, n_ref=args.n_ref, ema=not args.no_ema,
                           device=args.device, batch_size=args.batch_size)
+    result = evaluate_run(args.run, options)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
