@@ -135,7 +135,7 @@ class _NanOnce:
 
 def test_divergence_stops_with_a_clear_message_and_intact_checkpoint(tmp_path):
     t = gankit.Trainer(tiny(steps=12, checkpoint_every=4, log_every=2), tmp_path / "run")
-    t.objective = _NanOnce(t.objective, t, at=7)
+    t.game.objective = _NanOnce(t.objective, t, at=7)  # the objective the game computes with
     with pytest.raises(GankitError, match=r"diverged at step 8: non-finite .*step-0000004.*lower --lr"):
         t.train()
     last = Run(tmp_path / "run").latest_checkpoint()
@@ -147,7 +147,7 @@ def test_divergence_stops_with_a_clear_message_and_intact_checkpoint(tmp_path):
 def test_divergence_rollback_lowers_lr_and_finishes(tmp_path):
     cfg = tiny(steps=12, checkpoint_every=4, log_every=2, on_divergence="rollback", lr=1e-3)
     t = gankit.Trainer(cfg, tmp_path / "run")
-    t.objective = _NanOnce(t.objective, t, at=7)
+    t.game.objective = _NanOnce(t.objective, t, at=7)  # the objective the game computes with
     result = t.train()
     assert result["rollbacks"] == 1 and result["steps"] == 12
     assert t.opt_g.param_groups[0]["lr"] == pytest.approx(5e-4)

@@ -10,7 +10,7 @@ from gankit import Trainer
 from gankit.errors import ConfigError
 from gankit.losses import OBJECTIVES
 from gankit.models import MODELS
-from gankit.training.games import GAMES
+from gankit.training.games import GAMES, total
 
 from conftest import tiny
 
@@ -171,7 +171,7 @@ def test_acgan_class_loss_on_fakes_is_the_only_difference_of_aux_fake(aux_weight
         t.D_train.register_forward_hook(lambda m, inp, out: calls.append((inp[1], out[1].detach())))
         batch = t.data.batch(t.sampler.next(), t.device)
         torch.manual_seed(0)
-        losses[aux_fake] = t.game.d_loss(t, batch)[0].item()
+        losses[aux_fake] = total(t.game.d_loss(batch)[0]).item()
         seen[aux_fake] = calls[1]  # D(real), then D(fake)
     y_fake, logits = seen[True]
     assert torch.equal(y_fake, seen[False][0]) and torch.allclose(logits, seen[False][1])

@@ -15,6 +15,7 @@ from gankit.cli import main
 from gankit.data import load_dataset
 from gankit.errors import ConfigError, DataError
 from gankit.losses import build_objective
+from gankit.training.games import total
 from gankit.translation import (CycleGANGame, CycleGenerators, ImagePairs, ImagePool, PatchDiscriminator, Pix2PixGame,
                                 ResnetGenerator, UNet, patch_layers, receptive_field, sobel_edges)
 
@@ -94,37 +95,30 @@ class ZeroD(nn.Module):
         return x[:, :1, :2, :2] * 0
 
 
-def stub_trainer(G, D, loss, **cfg):
-    import contextlib
-
-    return SimpleNamespace(G=G, D=D, G_train=G, D_train=D, objective=build_objective(loss),
-                           cfg=SimpleNamespace(**{**gankit.TrainConfig().to_dict(), **cfg}),
-                           autocast=contextlib.nullcontext, inputs=lambda x: x, ema=None)
-
-
 def test_pix2pix_losses_on_known_tensors():
     a, b = torch.full((2, 1, 4, 4), 0.2), torch.zeros(2, 1, 4, 4)
-    t = stub_trainer(Shift(-0.1), ZeroD(), "nonsaturating")             # G(a) = 0.1, so |G(a) - b| = 0.1
-    game = Pix2PixGame()
-    assert game.g_loss(t, (a, b)).item() == pytest.approx(math.log(2) + 100 * 0.1)  # default lambda 100
+    G, D, objective = Shift(-0.1), ZeroD(), build_objective("nonsaturating")  # G(a) = 0.1: |G(a) - b| = 0.1
+    game = Pix2PixGame(G, D, objective)
+    terms = game.g_loss((a, b))
+    assert list(terms) == ["adv", "l1"] and total(terms).item() == pytest.approx(math.log(2) + 100 * 0.1)  # lambda 100
     assert game.last["l1"].item() == pytest.approx(0.1)
-    loss, d_real, d_fake = game.d_loss(t, (a, b))
-    assert loss.item() == pytest.approx(math.log(2)) and d_real.item() == d_fake.item() == 0.5  # halved D loss
-    t.cfg.l1_weight = 10.0
-    assert game.g_loss(t, (a, b)).item() == pytest.approx(math.log(2) + 10 * 0.1)
+    terms, d_real, d_fake = game.d_loss((a, b))
+    assert total(terms).item() == pytest.approx(math.log(2)) and d_real.item() == d_fake.item() == 0.5  # halved D loss
+    game = Pix2PixGame.from_config(SimpleNamespace(l1_weight=10.0), G=G, D=D, objective=objective)
+    assert total(game.g_loss((a, b))).item() == pytest.approx(math.log(2) + 10 * 0.1)
 
 
 def test_cyclegan_losses_on_known_tensors():
     a, b = torch.randn(3, 1, 4, 4), torch.randn(3, 1, 4, 4)
     G = CycleGenerators(Shift(0.1), Shift(-0.3))                          # G(x) = x + 0.1, F(x) = x - 0.3
-    t = stub_trainer(G, lambda xa, xb: (ZeroD()(xa), ZeroD()(xb)), "lsgan")
-    game = CycleGANGame()
+    D, objective = (lambda xa, xb: (ZeroD()(xa), ZeroD()(xb))), build_objective("lsgan")
+    game = CycleGANGame(G, D, objective)
     # adversarial: 2 x 0.5 (0 - 1)^2; cycle: |F(G(a)) - a| = |G(F(b)) - b| = 0.2; identity: 0.1 + 0.3
-    loss = game.g_loss(t, (a, b))
+    loss = total(game.g_loss((a, b)))
     assert game.last["cycle"].item() == pytest.approx(0.4) and game.last["identity"].item() == pytest.approx(0.4)
     assert loss.item() == pytest.approx(1.0 + 10 * 0.4 + 10 * 0.5 * 0.4)
-    t.cfg.identity_weight, t.cfg.cycle_weight = 0.0, 1.0
-    assert game.g_loss(t, (a, b)).item() == pytest.approx(1.0 + 0.4) and "identity" in game.last
+    game.identity_weight, game.cycle_weight = 0.0, 1.0
+    assert total(game.g_loss((a, b))).item() == pytest.approx(1.0 + 0.4) and "identity" in game.last
     means = game.scalars()
     assert means["cycle"] == pytest.approx(0.4) and means["identity"] == pytest.approx(0.4)  # recorded once
     assert game.scalars() == {}

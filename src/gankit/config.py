@@ -125,7 +125,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         from .data import DATASETS
-        from .losses import OBJECTIVES
+        from .losses import OBJECTIVES, effective_gp_weight
         from .models import MODELS
 
         _check_types(self)
@@ -144,7 +144,7 @@ class TrainConfig:
         _choice("lr_decay", self.lr_decay, ("none", "linear"))
         if not 0 <= self.lr_decay_start < 1:
             raise ConfigError(f"lr_decay_start must be in [0, 1) (got {self.lr_decay_start}); e.g. 0.5")
-        if self.amp == "fp16" and (self.r1_gamma > 0 or (self.gp_weight or 0) > 0 or self.loss == "wgan-gp"):
+        if self.amp == "fp16" and (self.r1_gamma > 0 or effective_gp_weight(self.loss, self.gp_weight) > 0):
             raise ConfigError("--amp fp16 cannot be combined with a gradient penalty or R1 (their gradients "
                               "would be unscaled); use --amp bf16")
         if self.compile and self.r1_gamma > 0:

@@ -18,12 +18,11 @@ def d_norm(cfg) -> str:
     penalty (batchnorm couples samples, which WGAN-GP's per-sample penalty forbids)."""
     if cfg.d_norm != "auto":
         return cfg.d_norm
-    from ..losses import OBJECTIVES
+    from ..losses import effective_gp_weight
 
     if cfg.spectral_norm:
         return "none"
-    gp = cfg.gp_weight if cfg.gp_weight is not None else OBJECTIVES.get(cfg.loss).default_gp_weight
-    return "layer" if gp > 0 else "batch"
+    return "layer" if effective_gp_weight(cfg.loss, cfg.gp_weight) > 0 else "batch"
 
 
 def pack(x, m: int):

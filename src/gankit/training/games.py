@@ -1,30 +1,84 @@
-"""What one update computes: the adversarial *game* between the trainer's G and D.
+"""What one update computes: the adversarial *game* between a G and a D.
 
 The trainer owns the optimisation (optimisers, n_critic, AMP scalers, EMA, DDP, checkpoints,
-logging); a game turns a data batch into the discriminator's and the generator's losses. The
-noise-to-sample game below covers mlp / dcgan / cgan / acgan with any objective; image-to-image
-models (pix2pix, CycleGAN) register their own game under their model name.
+logging); a game is built with exactly what it computes with, as stylegan2-ada's ``training/loss.py``
+is: G and D (the plain modules, and the wrappers the updates run: DDP, compiled), the objective, the
+regularisers, an autocast context factory and plain values. It turns a data batch into the named
+terms of the discriminator's and the generator's losses, which the trainer sums. The noise-to-sample
+game below covers mlp / dcgan / cgan / acgan with any objective; image-to-image models (pix2pix,
+CycleGAN) register their own game under their model name.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import operator
+from typing import Callable, ContextManager, Sequence
+
 import torch
-import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..data.toy import TOY_MODES
-from ..losses import gradient_penalty, r1_penalty
+from ..losses import DiscriminatorPass, GeneratorPass, Objective, Regularizer, build_regularizers
 from ..models import pack, source_logits
+from ..models.layers import evaluating
 from ..registry import Registry
 
 GAMES: Registry[type["Game"]] = Registry("game")
+GAMES.lazy(("pix2pix", "cyclegan"), "gankit.translation")  # image-to-image games: registered there
+
+Terms = dict[str, Tensor]  # named loss terms, summed in their order
+
+
+def same(x):
+    return x
+
+
+def total(terms: Terms) -> Tensor:
+    """The loss: the terms added left to right, in their order (the first one is the objective's)."""
+    return functools.reduce(operator.add, terms.values())
+
+
+def autocast_factory(device_type: str, dtype: torch.dtype | None) -> Callable[[], ContextManager]:
+    """A zero-argument factory of the autocast context of the updates (a null context without AMP)."""
+    if dtype is None:
+        return contextlib.nullcontext
+    return functools.partial(torch.autocast, device_type, dtype=dtype)
+
+
+def input_format(channels_last: bool) -> Callable[[Tensor], Tensor]:
+    """How data batches enter the networks: NHWC memory format for images with ``channels_last``."""
+    if not channels_last:
+        return same
+    return lambda x: x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 class Game:
-    """Base class: ``d_loss`` and ``g_loss`` take the trainer (for G, D, objective, config, AMP
-    and distributed helpers) and the batch of the current discriminator step."""
+    """Base class. ``d_loss(batch)`` returns (D's named loss terms, D(x) report, D(G(z)) report);
+    ``g_loss(batch)`` G's named loss terms, for the batch of the current discriminator step.
+
+    ``G``/``D`` are the plain modules (what G's step calls D through: frozen, no DDP bookkeeping);
+    ``G_train``/``D_train`` the ones the updates train through (DDP wrappers, compiled; default:
+    the plain modules). ``autocast()`` opens the AMP context; ``inputs`` formats data batches.
+    """
 
     #: True when the game reads (a, b) image pairs (ImagePairs data), not (samples, labels).
     needs_pairs = False
+
+    def __init__(self, G: nn.Module, D: nn.Module, objective: Objective, *, G_train: nn.Module | None = None,
+                 D_train: nn.Module | None = None, autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+                 inputs: Callable[[Tensor], Tensor] = same):
+        self.G, self.D, self.objective = G, D, objective
+        self.G_train = G if G_train is None else G_train
+        self.D_train = D if D_train is None else D_train
+        self.autocast, self.inputs = autocast, inputs
+
+    @classmethod
+    def from_config(cls, cfg, *, part: Callable = same, device: torch.device | None = None, **modules) -> "Game":
+        """The game of ``cfg``: ``modules`` are the constructor's (G, D, objective, G_train, D_train,
+        autocast, inputs); ``part`` (this rank's share of a global-batch tensor) and ``device`` are
+        for games that draw noise."""
+        raise NotImplementedError
 
     def state_dict(self) -> dict:
         """Game state saved with each checkpoint (e.g. CycleGAN's image history buffer)."""
@@ -37,93 +91,130 @@ class Game:
         """Extra loss terms to log at each log step (host values; called only then)."""
         return {}
 
-    def d_loss(self, t, batch) -> tuple[Tensor, Tensor, Tensor]:
-        """Returns (loss, D(x) report, D(G(z)) report)."""
+    def d_loss(self, batch) -> tuple[Terms, Tensor, Tensor]:
         raise NotImplementedError
 
-    def g_loss(self, t, batch) -> Tensor:
+    def g_loss(self, batch) -> Terms:
         raise NotImplementedError
 
     @torch.no_grad()
-    def preview(self, t) -> tuple[Tensor, dict]:
-        """What the sample grid of a run shows, and extra plot arguments."""
+    def preview(self, G: nn.Module, data, z: Tensor | None = None, y: Tensor | None = None) -> tuple[Tensor, dict]:
+        """What the sample grid of a run shows, and extra plot arguments: from ``G``, the generator to
+        show (the EMA one when kept), the run's ``data`` and its fixed noise ``z`` and labels ``y``."""
         raise NotImplementedError
 
 
-def game_for(model: str) -> Game:
-    return (GAMES.get(model) if model in GAMES else NoiseGame)()
+def game_class(model: str) -> type[Game]:
+    return GAMES.get(model) if model in GAMES else NoiseGame
+
+
+def build_game(cfg, **modules) -> Game:
+    """The game of ``cfg.model`` (see ``Game.from_config`` for ``modules``)."""
+    return game_class(cfg.model).from_config(cfg, **modules)
 
 
 class NoiseGame(Game):
     """Goodfellow et al. 2014: G maps noise z (and a label, if conditional) to a sample; D tells
-    data from samples. Adds AC-GAN's class loss when D returns class logits (Odena et al. 2017),
-    the gradient penalty / R1 when configured, and PacGAN packing.
+    data from samples, judging ``pack`` samples at once (PacGAN, Lin et al. 2018). The regularisers
+    (``losses.REGULARIZERS``: gradient penalty, R1, AC-GAN's class term) add their terms.
 
     G's step draws fresh noise (Algorithm 1); with ``reuse_fake`` it updates G on the fakes of the
-    D step just taken, as pytorch/examples' dcgan does (one G forward per iteration instead of two)."""
+    D step just taken, as pytorch/examples' dcgan does (one G forward per iteration instead of two).
+    Noise is drawn for the global ``batch_size`` on ``device``; ``part`` keeps this rank's share.
+    """
 
     #: reuse_fake: (G's output with its graph, labels) from the last D step, for the G step
     _reused: tuple[Tensor, Tensor] | None = None
 
-    @staticmethod
-    def noise(t):
-        """Labels and noise for a global batch (this rank's slice): identical on every rank."""
-        B, G, part = t.cfg.batch_size, t.G, t.dist.slice
-        y = part(G.sample_labels(B, t.device))
-        return part(G.sample_z(B, t.device)), y
+    def __init__(self, G, D, objective, regularizers: Sequence[Regularizer] = (), *, batch_size: int,
+                 part: Callable = same, device: torch.device | None = None, pack: int = 1,
+                 reuse_fake: bool = False, preview_seed: int = 2, centres: Tensor | None = None, **modules):
+        super().__init__(G, D, objective, **modules)
+        self.regularizers = list(regularizers)
+        self.batch_size, self.part, self.device = batch_size, part, device
+        self.pack, self.reuse_fake = pack, reuse_fake
+        self.preview_seed, self.centres = preview_seed, centres  # 2-D points: the preview's noise, modes
+        self._real_grad = any(r.needs_real_grad for r in self.regularizers)
+        self._fake_grad = any(r.needs_fake_grad for r in self.regularizers)
 
-    def d_loss(self, t, batch):
-        cfg, D, m = t.cfg, t.D_train, t.cfg.pack
+    @classmethod
+    def from_config(cls, cfg, *, part=same, device=None, **modules):
+        return cls(regularizers=build_regularizers(cfg), batch_size=cfg.batch_size, part=part, device=device,
+                   pack=cfg.pack, reuse_fake=cfg.reuse_fake, preview_seed=cfg.seed + 2,
+                   centres=TOY_MODES[cfg.data][0]() if cfg.data in TOY_MODES else None, **modules)
+
+    def d_input(self, x: Tensor) -> Tensor:
+        """A batch as D sees it: ``pack`` samples concatenated into one input (PacGAN)."""
+        return pack(x, self.pack)
+
+    def critic(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """Source logits of the plain D on D's input format (the penalties' own passes)."""
+        return source_logits(self.D(x, y))
+
+    def uniform(self) -> Tensor:
+        """One U[0, 1) draw per D input of the global batch (like the noise), this rank's share."""
+        return self.part(torch.rand(self.batch_size // self.pack, device=self.device))
+
+    def noise(self) -> tuple[Tensor, Tensor | None]:
+        """Noise and labels for a global batch (this rank's slice): identical on every rank."""
+        B, G, part = self.batch_size, self.G, self.part
+        y = part(G.sample_labels(B, self.device))
+        return part(G.sample_z(B, self.device)), y
+
+    def d_loss(self, batch):
         x, y = batch
-        x = t.inputs(x)
-        z, y_fake = self.noise(t)
-        if cfg.reuse_fake:  # keep G's graph for the G step
-            with t.autocast():
-                generated = t.G_train(z, y_fake)
+        x = self.inputs(x)
+        z, y_fake = self.noise()
+        if self.reuse_fake:  # keep G's graph for the G step
+            with self.autocast():
+                generated = self.G_train(z, y_fake)
             self._reused = generated, y_fake
             fake = generated.detach().float()
         else:
-            with torch.no_grad(), t.autocast():
-                fake = t.G(z, y_fake).float()
-        if cfg.r1_gamma > 0:
+            with torch.no_grad(), self.autocast():
+                fake = self.G(z, y_fake).float()
+        if self._real_grad:  # a penalty on grad_x D(x) (R1) differentiates w.r.t. the batch itself
             x.requires_grad_(True)
-        with t.autocast():
-            real_out, fake_out = D(pack(x, m), y), D(pack(fake, m), y_fake)
+        if self._fake_grad:
+            fake.requires_grad_(True)
+        with self.autocast():
+            real_out, fake_out = self.D_train(self.d_input(x), y), self.D_train(self.d_input(fake), y_fake)
         real, fake_logits = source_logits(real_out).float(), source_logits(fake_out).float()
-        loss = t.objective.d_loss(real, fake_logits)
-        if isinstance(real_out, tuple):  # AC-GAN: D also maximises the log-likelihood of the class, L_C
-            l_c = F.cross_entropy(real_out[1].float(), y)  # Odena et al. 2017, Eq. 3: real and fake
-            if cfg.aux_fake:  # --no-aux-fake: real only, so D's classifier is one of real data
-                l_c = l_c + F.cross_entropy(fake_out[1].float(), y_fake)
-            loss = loss + cfg.aux_weight * l_c
-        if t.gp_weight > 0:  # eps drawn for the global batch, like the noise
-            eps = t.dist.slice(torch.rand(cfg.batch_size // m, device=t.device))
-            loss = loss + t.gp_weight * gradient_penalty(lambda v: source_logits(t.D(v, y)),
-                                                         pack(x, m), pack(fake, m), eps)
-        if cfg.r1_gamma > 0:
-            loss = loss + cfg.r1_gamma / 2 * r1_penalty(real, x)
-        d_out = t.objective.d_output
-        return loss, d_out(real.detach()).mean(), d_out(fake_logits.detach()).mean()
+        terms = {"adv": self.objective.d_loss(real, fake_logits)}
+        seen = DiscriminatorPass(real=x, fake=fake, y_real=y, y_fake=y_fake, real_out=real_out, fake_out=fake_out,
+                                 real_logits=real, fake_logits=fake_logits, d_input=self.d_input,
+                                 critic=self.critic, uniform=self.uniform)
+        for r in self.regularizers:
+            if (term := r.d_term(seen)) is not None:
+                terms[r.name] = term
+        d_out = self.objective.d_output
+        return terms, d_out(real.detach()).mean(), d_out(fake_logits.detach()).mean()
 
-    def g_loss(self, t, batch):
+    def g_loss(self, batch):
         if self._reused is not None:  # reuse_fake: the D step's fakes
             (fake, y_fake), self._reused = self._reused, None
         else:  # fresh noise for G's step (Algorithm 1)
-            z, y_fake = self.noise(t)
-            with t.autocast():
-                fake = t.G_train(z, y_fake)
-        with t.autocast():
-            out = t.D(pack(fake, t.cfg.pack), y_fake)
-        loss = t.objective.g_loss(source_logits(out).float())
-        if isinstance(out, tuple):  # AC-GAN: G also maximises L_C
-            loss = loss + t.cfg.aux_weight * F.cross_entropy(out[1].float(), y_fake)
-        return loss
+            z, y_fake = self.noise()
+            with self.autocast():
+                fake = self.G_train(z, y_fake)
+        with self.autocast():
+            out = self.D(self.d_input(fake), y_fake)
+        logits = source_logits(out).float()
+        terms = {"adv": self.objective.g_loss(logits)}
+        seen = GeneratorPass(fake=fake, y_fake=y_fake, fake_out=out, fake_logits=logits)
+        for r in self.regularizers:
+            if (term := r.g_term(seen)) is not None:
+                terms[r.name] = term
+        return terms
 
     @torch.no_grad()
-    def preview(self, t):
-        if t.spec.kind != "points":
-            return t.generate(t.fixed_z, t.fixed_y), {}
-        g = torch.Generator().manual_seed(t.cfg.seed + 2)
-        samples = t.generate(torch.randn(2000, t.cfg.z_dim, generator=g).to(t.device))
-        centres = TOY_MODES[t.cfg.data][0]() if t.cfg.data in TOY_MODES else None
-        return samples, {"reference": t.data.x[:2000], "centres": centres}
+    def preview(self, G, data, z=None, y=None):
+        """Image data: G's samples of the fixed noise. 2-D points: 2000 samples over the data and
+        the modes of the mixture."""
+        if data.spec.kind != "points":
+            with evaluating(G):
+                return G(z, y), {}
+        g = torch.Generator().manual_seed(self.preview_seed)
+        with evaluating(G):
+            samples = G(torch.randn(2000, G.z_dim, generator=g).to(self.device))
+        return samples, {"reference": data.x[:2000], "centres": self.centres}

@@ -2,11 +2,11 @@
 
 Each generator step is preceded by ``n_critic`` (k) discriminator steps, each on a fresh minibatch
 of data and noise; the generator step draws fresh noise too. Objectives, regularisers and models
-are plugged in by name; AC-GAN's class loss is added when D returns class logits.
+are plugged in by name; the game (``games.py``), built with the modules, returns each loss as named
+terms (the objective's, then the regularisers': AC-GAN's class loss, gradient penalty, R1).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import shutil
@@ -29,7 +29,7 @@ from ..runs import Run
 from ..utils.io import load_weights
 from . import checkpoint as ckpt
 from .ema import EMA
-from .games import game_for
+from .games import autocast_factory, build_game, input_format, total
 from .logger import RunLogger
 
 log = logging.getLogger(__name__)
@@ -117,16 +117,20 @@ class Trainer:
         if cfg.compile:
             self.G_train, self.D_train = torch.compile(self.G_train), torch.compile(self.D_train)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+        self.autocast = autocast_factory(self.device.type, self.autocast_dtype)
+        self.inputs = input_format(cfg.channels_last)
         self.scaler_d, self.scaler_g = (torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
                                         for _ in range(2))
         self.objective = build_objective(cfg.loss, cfg.clip_value)
-        self.game = game_for(cfg.model)
+        # The game gets the modules it computes with, never the trainer.
+        self.game = build_game(cfg, G=self.G, D=self.D, G_train=self.G_train, D_train=self.D_train,
+                               objective=self.objective, autocast=self.autocast, inputs=self.inputs,
+                               part=self.dist.slice, device=self.device)
         if self.game.needs_pairs != hasattr(data, "paired"):
             raise GankitError(f"--model {cfg.model} cannot train on --data {cfg.data}: "
                               + ("it translates image pairs; use a paired/unpaired dataset such as edges2mnist"
                                  if self.game.needs_pairs else "that dataset holds image pairs for pix2pix/cyclegan"))
         self._batch = None
-        self.gp_weight = self.objective.default_gp_weight if cfg.gp_weight is None else cfg.gp_weight
         self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr_generator)
         self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.lr_discriminator)
         self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
@@ -156,30 +160,27 @@ class Trainer:
         self.logger = RunLogger(self.run_dir, cfg.tensorboard) if self.dist.is_main else None
 
     # ------------------------------------------------------------------ the two updates
-    def autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
-    def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last and x.dim() == 4 else x
-
     def d_step(self):
         """One discriminator update on a fresh minibatch (of data, and of noise in the game)."""
         self._batch = self.data.batch(self.dist.slice(self.sampler.next()), self.device)
-        loss, d_real, d_fake = self.game.d_loss(self, self._batch)
+        # (1) Update D: minimise the objective's D loss on D(x), D(G(z)), plus the regularisers' terms
+        #     (gradient penalty, R1, AC-GAN's class loss L_C), each a named term of the game's
+        terms, d_real, d_fake = self.game.d_loss(self._batch)
+        loss = total(terms)
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler_d.scale(loss).backward()
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
-        self.objective.after_d_step(self.D)
+        self.objective.after_d_step(self.D)  # WGAN: clip D's weights
         return loss.detach(), d_real, d_fake
 
     def g_step(self):
         """One generator update through a frozen D (no weight gradients for D; the plain module,
         so no DDP bookkeeping)."""
         self.D.requires_grad_(False)
-        loss = self.game.g_loss(self, self._batch)
+        # (2) Update G: minimise the objective's G loss on D(G(z)), plus the game's other terms
+        #     (AC-GAN's L_C; pix2pix's L1; CycleGAN's cycle and identity losses)
+        loss = total(self.game.g_loss(self._batch))
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler_g.scale(loss).backward()
         self.scaler_g.step(self.opt_g)
@@ -324,7 +325,8 @@ class Trainer:
             return G(*inputs)
 
     def save_samples(self, name: str) -> Path:
-        samples, extra = self.game.preview(self)
+        G = self.ema.model if self.ema is not None else self.G
+        samples, extra = self.game.preview(G, self.data, self.fixed_z, self.fixed_y)
         return self.logger.samples(samples, name, self.step, **extra)
 
     def modules(self) -> dict:

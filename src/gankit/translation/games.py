@@ -1,9 +1,10 @@
 """The pix2pix and CycleGAN games on gankit's one trainer.
 
 The trainer owns optimisation (one optimiser over ``G``'s parameters, one over ``D``'s, AMP, EMA,
-DDP, checkpoints); a game turns the batch ``(a, b)`` into the two losses. The adversarial terms
-come from ``t.objective`` (``--loss``): the papers use the non-saturating GAN loss for pix2pix and
-least squares (``--loss lsgan``) for CycleGAN. As in both papers, D's objective is halved.
+DDP, checkpoints); a game, built with the networks, the objective and its loss weights, turns the
+batch ``(a, b)`` into the named terms of the two losses. The adversarial terms come from the
+objective (``--loss``): the papers use the non-saturating GAN loss for pix2pix and least squares
+(``--loss lsgan``) for CycleGAN. As in both papers, D's objective is halved.
 """
 from __future__ import annotations
 
@@ -11,22 +12,31 @@ import torch
 from torch import Tensor
 
 from ..models.layers import evaluating
-from ..training.games import Game
+from ..training.games import Game, same
+
 
 def l1(x: Tensor, y: Tensor) -> Tensor:
     return (x.float() - y.float()).abs().mean()
 
 
 class TranslationGame(Game):
-    """Shared bookkeeping: the loss terms of the latest step (``last``, detached, on the device)
-    and their running means since the last ``scalars()`` call (one host sync there)."""
+    """Shared bookkeeping: the loss terms of the latest step (``last``, detached, on the device,
+    unweighted) and their running means since the last ``scalars()`` call (one host sync there)."""
 
     needs_pairs = True
+    #: the config fields the constructor takes (the game's loss weights), by name
+    config_fields: tuple[str, ...] = ()
 
-    def __init__(self):
+    def __init__(self, G, D, objective, **modules):
+        super().__init__(G, D, objective, **modules)
         self.last: dict[str, Tensor] = {}
         self._sums: dict[str, Tensor] = {}
         self._counts: dict[str, int] = {}
+
+    @classmethod
+    def from_config(cls, cfg, *, part=same, device=None, **modules):
+        """No noise to draw: ``part`` and ``device`` are not needed."""
+        return cls(**modules, **{name: getattr(cfg, name) for name in cls.config_fields})
 
     def record(self, **terms: Tensor) -> None:
         for k, v in terms.items():
@@ -48,13 +58,9 @@ class TranslationGame(Game):
         self._sums, self._counts = {}, {}  # a restore (resume, rollback) drops the terms since the last log
 
     @staticmethod
-    def eval_generator(t):
-        """The generator to show (EMA when kept), to be used in eval mode under no_grad."""
-        return t.ema.model if t.ema is not None else t.G
-
-    @staticmethod
-    def preview_batch(t, k: int):
-        return t.data.batch(torch.arange(min(k, len(t.data))), t.device)
+    def preview_batch(data, G, k: int):
+        """The first ``k`` pairs of ``data``, on the device of ``G``."""
+        return data.batch(torch.arange(min(k, len(data))), next(G.parameters()).device)
 
 
 class Pix2PixGame(TranslationGame):
@@ -65,31 +71,37 @@ class Pix2PixGame(TranslationGame):
     There is no z: the noise is the dropout of G's decoder.
     """
 
-    def d_loss(self, t, batch):
-        a, b = (t.inputs(v) for v in batch)
-        with torch.no_grad(), t.autocast():
-            fake = t.G(a).float()
-        with t.autocast():
-            real_logits, fake_logits = t.D_train(b, a).float(), t.D_train(fake, a).float()
-        loss = 0.5 * t.objective.d_loss(real_logits, fake_logits)
-        self.record(d_adv=loss)
-        d_out = t.objective.d_output
-        return loss, d_out(real_logits.detach()).mean(), d_out(fake_logits.detach()).mean()
+    config_fields = ("l1_weight",)
 
-    def g_loss(self, t, batch):
-        a, b = (t.inputs(v) for v in batch)
-        with t.autocast():
-            fake = t.G_train(a)
-            adv = t.objective.g_loss(t.D(fake, a).float())
+    def __init__(self, G, D, objective, *, l1_weight: float = 100.0, **modules):
+        super().__init__(G, D, objective, **modules)
+        self.l1_weight = l1_weight
+
+    def d_loss(self, batch):
+        a, b = (self.inputs(v) for v in batch)
+        with torch.no_grad(), self.autocast():
+            fake = self.G(a).float()
+        with self.autocast():
+            real_logits, fake_logits = self.D_train(b, a).float(), self.D_train(fake, a).float()
+        loss = 0.5 * self.objective.d_loss(real_logits, fake_logits)
+        self.record(d_adv=loss)
+        d_out = self.objective.d_output
+        return {"adv": loss}, d_out(real_logits.detach()).mean(), d_out(fake_logits.detach()).mean()
+
+    def g_loss(self, batch):
+        a, b = (self.inputs(v) for v in batch)
+        with self.autocast():
+            fake = self.G_train(a)
+            adv = self.objective.g_loss(self.D(fake, a).float())
         rec = l1(fake, b)
         self.record(g_adv=adv, l1=rec)
-        return adv + t.cfg.l1_weight * rec
+        return {"adv": adv, "l1": self.l1_weight * rec}
 
     @torch.no_grad()
-    def preview(self, t):
+    def preview(self, G, data, z=None, y=None):
         """Rows of two triplets: input a | G(a) | ground truth b."""
-        a, b = self.preview_batch(t, 12)
-        with evaluating(G := self.eval_generator(t)):
+        a, b = self.preview_batch(data, G, 12)
+        with evaluating(G):
             fake = G(a).float()
         return torch.stack([a, fake, b], 1).flatten(0, 1), {}
 
@@ -153,68 +165,61 @@ class CycleGANGame(TranslationGame):
     The pools are game state: ``state_dict()`` / ``load_state_dict()`` carry them across resumes.
     """
 
-    def __init__(self):
-        super().__init__()
-        self.pool_a = self.pool_b = None
-        self._pending: dict | None = None  # loaded pools, applied once the config sizes them
+    config_fields = ("cycle_weight", "identity_weight", "pool_size")
 
-    def pools(self, cfg) -> tuple[ImagePool, ImagePool]:
-        if self.pool_a is None:
-            self.pool_a, self.pool_b = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
-            if self._pending:
-                self.pool_a.load_state_dict(self._pending["pool_a"])
-                self.pool_b.load_state_dict(self._pending["pool_b"])
-            self._pending = None
-        return self.pool_a, self.pool_b
+    def __init__(self, G, D, objective, *, cycle_weight: float = 10.0, identity_weight: float = 0.5,
+                 pool_size: int = 50, **modules):
+        super().__init__(G, D, objective, **modules)
+        self.cycle_weight, self.identity_weight, self.pool_size = cycle_weight, identity_weight, pool_size
+        self.pool_a, self.pool_b = ImagePool(pool_size), ImagePool(pool_size)
 
-    def d_loss(self, t, batch):
-        a, b = (t.inputs(v) for v in batch)
-        pool_a, pool_b = self.pools(t.cfg)
-        with torch.no_grad(), t.autocast():
-            fake_b, fake_a = t.G["g_ab"](a).float(), t.G["g_ba"](b).float()
-        fake_a, fake_b = t.inputs(pool_a.query(fake_a)), t.inputs(pool_b.query(fake_b))
-        with t.autocast():  # one call for both (DDP); instance norm keeps real and fake independent
-            out_a, out_b = t.D_train(torch.cat([a, fake_a]), torch.cat([b, fake_b]))
+    def d_loss(self, batch):
+        a, b = (self.inputs(v) for v in batch)
+        with torch.no_grad(), self.autocast():
+            fake_b, fake_a = self.G["g_ab"](a).float(), self.G["g_ba"](b).float()
+        fake_a, fake_b = self.inputs(self.pool_a.query(fake_a)), self.inputs(self.pool_b.query(fake_b))
+        with self.autocast():  # one call for both (DDP); instance norm keeps real and fake independent
+            out_a, out_b = self.D_train(torch.cat([a, fake_a]), torch.cat([b, fake_b]))
         real_a, fk_a = out_a.float().split([len(a), len(fake_a)])
         real_b, fk_b = out_b.float().split([len(b), len(fake_b)])
-        loss_a, loss_b = 0.5 * t.objective.d_loss(real_a, fk_a), 0.5 * t.objective.d_loss(real_b, fk_b)
+        loss_a, loss_b = 0.5 * self.objective.d_loss(real_a, fk_a), 0.5 * self.objective.d_loss(real_b, fk_b)
         self.record(d_a=loss_a, d_b=loss_b)
-        d_out = t.objective.d_output
+        d_out = self.objective.d_output
         real = torch.cat([d_out(real_a.detach()).flatten(), d_out(real_b.detach()).flatten()]).mean()
         fake = torch.cat([d_out(fk_a.detach()).flatten(), d_out(fk_b.detach()).flatten()]).mean()
-        return loss_a + loss_b, real, fake
+        return {"d_a": loss_a, "d_b": loss_b}, real, fake
 
-    def g_loss(self, t, batch):
-        a, b = (t.inputs(v) for v in batch)
-        lam, lam_idt = t.cfg.cycle_weight, t.cfg.identity_weight
-        with t.autocast():
-            out = t.G_train(a, b, identity=lam_idt > 0)
-            logits_a, logits_b = t.D(out["fake_a"], out["fake_b"])
-        adv_ab, adv_ba = t.objective.g_loss(logits_b.float()), t.objective.g_loss(logits_a.float())
+    def g_loss(self, batch):
+        a, b = (self.inputs(v) for v in batch)
+        lam, lam_idt = self.cycle_weight, self.identity_weight
+        with self.autocast():
+            out = self.G_train(a, b, identity=lam_idt > 0)
+            logits_a, logits_b = self.D(out["fake_a"], out["fake_b"])
+        adv_ab, adv_ba = self.objective.g_loss(logits_b.float()), self.objective.g_loss(logits_a.float())
         cycle = l1(out["rec_a"], a) + l1(out["rec_b"], b)
-        loss = adv_ab + adv_ba + lam * cycle
-        terms = {"g_ab": adv_ab, "g_ba": adv_ba, "cycle": cycle}
+        unweighted = {"g_ab": adv_ab, "g_ba": adv_ba, "cycle": cycle}
+        terms = {"g_ab": adv_ab, "g_ba": adv_ba, "cycle": lam * cycle}
         if lam_idt > 0:
-            terms["identity"] = l1(out["idt_a"], a) + l1(out["idt_b"], b)
-            loss = loss + lam * lam_idt * terms["identity"]
-        self.record(**terms)
-        return loss
+            unweighted["identity"] = l1(out["idt_a"], a) + l1(out["idt_b"], b)
+            terms["identity"] = lam * lam_idt * unweighted["identity"]
+        self.record(**unweighted)
+        return terms
 
     @torch.no_grad()
-    def preview(self, t):
+    def preview(self, G, data, z=None, y=None):
         """Rows: a | G(a) | F(G(a)) | b | F(b) | G(F(b))."""
-        a, b = self.preview_batch(t, 6)
-        with evaluating(G := self.eval_generator(t)):
+        a, b = self.preview_batch(data, G, 6)
+        with evaluating(G):
             out = G(a, b, identity=False)
         tiles = [a, out["fake_b"], out["rec_a"], b, out["fake_a"], out["rec_b"]]
         return torch.stack([x.float() for x in tiles], 1).flatten(0, 1), {}
 
     def state_dict(self) -> dict:
-        if self.pool_a is None:
-            return dict(self._pending or {})
         return {"pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self.pool_a = self.pool_b = None
-        self._pending = dict(state) if state else None
+        self.pool_a, self.pool_b = ImagePool(self.pool_size), ImagePool(self.pool_size)
+        if state:  # a checkpoint taken before the first step holds none
+            self.pool_a.load_state_dict(state["pool_a"])
+            self.pool_b.load_state_dict(state["pool_b"])
