@@ -32,8 +32,9 @@ VARIANTS = {
 }
 
 
-def prototype_game(name: str):
-    """The prototype game (bench-only): ``fused``, one D forward on the concatenated real+fake batch."""
+def prototype_game(name: str, game):
+    """The prototype game (bench-only) built on the trainer's ``game``: ``fused``, one D forward on the
+    concatenated real+fake batch."""
     import torch
 
     from gankit.training.games import NoiseGame
@@ -41,17 +42,18 @@ def prototype_game(name: str):
     class FusedD(NoiseGame):
         """One D forward on cat(real, fake): BatchNorm statistics of the mixed batch."""
 
-        def d_loss(self, t, batch):
-            z, _ = self.noise(t)
-            with torch.no_grad(), t.autocast():
-                fake = t.G(z).float()
-            with t.autocast():
-                out = t.D_train(t.inputs(torch.cat([batch[0], fake]))).float()
+        def d_loss(self, batch):
+            z, _ = self.noise()
+            with torch.no_grad(), self.autocast():
+                fake = self.G(z).float()
+            with self.autocast():
+                out = self.D_train(self.inputs(torch.cat([batch[0], fake]))).float()
             real, fake = out.chunk(2)
-            return t.objective.d_loss(real, fake), torch.sigmoid(real.detach()).mean(), \
+            return {"adv": self.objective.d_loss(real, fake)}, torch.sigmoid(real.detach()).mean(), \
                 torch.sigmoid(fake.detach()).mean()
 
-    return {"fused": FusedD}[name]()
+    game.__class__ = {"fused": FusedD}[name]  # same modules and settings, another D loss
+    return game
 
 
 def preset_config(preset: str, data_root: str, **overrides):
@@ -91,7 +93,7 @@ def worker(spec: dict) -> dict:
         run_dir = spec.get("run_dir") or tempfile.mkdtemp(prefix="gankit-tp-")
         trainer = Trainer(cfg, Path(run_dir) / "run", overwrite=True)
         if proto:
-            trainer.game = prototype_game(proto)
+            trainer.game = prototype_game(proto, trainer.game)
         trainer.callbacks.append(tick)
         trainer.train()
         if not spec.get("run_dir"):

@@ -86,7 +86,7 @@ def run_gankit(args, probe: Probe, variant: str, seed: int) -> None:
     with tempfile.TemporaryDirectory(prefix="gankit-ttq-") as tmp:
         trainer = Trainer(cfg, Path(tmp) / "run")
         if proto:
-            trainer.game = prototype_game(proto)
+            trainer.game = prototype_game(proto, trainer.game)
 
         def check(t):
             gens = {"G": t.G} if t.ema is None else {"EMA G": t.ema.model, "G": t.G}

@@ -139,3 +139,16 @@ def test_time_to_quality_quick_runs_both_sides():
     for r in runs.values():  # a threshold of 1e9 is met at the first evaluation, step 5
         assert list(r["reached"]) == ["G"] and r["reached"]["G"][0] == 5 and 0 < r["reached"]["G"][1] < 50
         assert all(math.isfinite(v) and v > 0 for c in r["curve"] for k, v in c.items() if k not in ("step", "time"))
+
+
+def test_fused_prototype_game_trains_on_the_new_game_interface(tmp_path):
+    """The bench-only ``fused`` prototype (one D pass on real+fake) runs on a game built by the trainer."""
+    import gankit
+    from bench._speed import prototype_game
+    from conftest import tiny
+
+    t = gankit.Trainer(tiny(steps=3), tmp_path / "run")
+    t.game = prototype_game("fused", t.game)
+    terms, d_real, d_fake = t.game.d_loss(t.data.batch(t.sampler.next(), t.device))
+    assert list(terms) == ["adv"] and 0 < float(d_real) < 1 and 0 < float(d_fake) < 1
+    assert t.train()["steps"] == 3
