@@ -39,16 +39,22 @@ class TrainConfig:
     g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # MLP G
     d_hidden: list[int] = field(default_factory=lambda: [512, 256])        # MLP D
     dropout: float = 0.3              # MLP D dropout
-    backbone: str = "dcgan"           # cgan / acgan: mlp | dcgan
+    backbone: str = "dcgan"           # cgan / acgan: mlp | dcgan | r3gan (cgan: projection only)
     conditioning: str = "concat"      # cgan: concat | projection
     embed_dim: int = 0                # label embedding size (0 = automatic)
     g_norm: str = "batch"             # batch | layer | none
     d_norm: str = "auto"              # auto (batch; layer with a gradient penalty; none with SN)
     spectral_norm: bool = False       # spectral normalisation on D's layers
+    r3gan_widths: list[int] | None = None  # r3gan: channels per resolution, low to high (None: g_width/d_width)
+    r3gan_blocks: list[int] | None = None  # r3gan: residual blocks per resolution (None: 2 each)
+    group_width: int = 16             # r3gan: channels per group of the grouped 3x3 convolution
+    expansion: int = 2                # r3gan: the bottleneck's inverted expansion factor
     pack: int = 1                     # PacGAN: D sees this many samples at once (1 = off)
     # --- objective and regularisers
     gp_weight: float | None = None    # gradient penalty lambda (None: the objective's default)
     r1_gamma: float = 0.0             # R1 penalty gamma (0 = off)
+    r2_gamma: float = 0.0             # R2 penalty gamma, on generated samples (0 = off); R1 + R2: R3GAN
+    reg_interval: int = 1             # lazy regularisation: R1/R2 every this many D steps, scaled by it
     clip_value: float = 0.01          # WGAN weight clipping
     aux_weight: float = 1.0           # AC-GAN class loss weight
     aux_fake: bool = True             # AC-GAN: D's class loss on generated samples too (Odena); False: real only
@@ -135,7 +141,7 @@ class TrainConfig:
             except ValueError as e:
                 raise ConfigError(str(e)) from None
         _choice("optimizer", self.optimizer, ("adam", "sgd", "rmsprop"))
-        _choice("backbone", self.backbone, ("mlp", "dcgan"))
+        _choice("backbone", self.backbone, ("mlp", "dcgan", "r3gan"))
         _choice("conditioning", self.conditioning, ("concat", "projection"))
         _choice("g_norm", self.g_norm, ("batch", "layer", "none"))
         _choice("d_norm", self.d_norm, ("auto", "batch", "layer", "none"))
@@ -144,11 +150,12 @@ class TrainConfig:
         _choice("lr_decay", self.lr_decay, ("none", "linear"))
         if not 0 <= self.lr_decay_start < 1:
             raise ConfigError(f"lr_decay_start must be in [0, 1) (got {self.lr_decay_start}); e.g. 0.5")
-        if self.amp == "fp16" and (self.r1_gamma > 0 or effective_gp_weight(self.loss, self.gp_weight) > 0):
-            raise ConfigError("--amp fp16 cannot be combined with a gradient penalty or R1 (their gradients "
+        if self.amp == "fp16" and (self.r1_gamma > 0 or self.r2_gamma > 0
+                                   or effective_gp_weight(self.loss, self.gp_weight) > 0):
+            raise ConfigError("--amp fp16 cannot be combined with a gradient penalty, R1 or R2 (their gradients "
                               "would be unscaled); use --amp bf16")
-        if self.compile and self.r1_gamma > 0:
-            raise ConfigError("--compile cannot be combined with R1 (double backward through a compiled D); "
+        if self.compile and (self.r1_gamma > 0 or self.r2_gamma > 0):
+            raise ConfigError("--compile cannot be combined with R1/R2 (double backward through a compiled D); "
                               "drop one of them")
         if self.reuse_fake:
             from .training.games import GAMES
@@ -169,14 +176,16 @@ class TrainConfig:
             raise ConfigError(f"pack must be >= 1 and divide batch_size (got pack={self.pack}, "
                               f"batch_size={self.batch_size})")
         for name, low in (("batch_size", 1), ("n_critic", 1), ("z_dim", 1), ("g_width", 1), ("d_width", 1),
-                          ("log_every", 1), ("n_samples", 1), ("num_points", 1), ("keep_checkpoints", 1)):
+                          ("log_every", 1), ("n_samples", 1), ("num_points", 1), ("keep_checkpoints", 1),
+                          ("reg_interval", 1), ("group_width", 1), ("expansion", 1)):
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be >= {low} (got {getattr(self, name)})")
         for name in ("epochs", "steps", "image_size"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {v})")
-        for name in ("sample_every", "checkpoint_every", "r1_gamma", "clip_value", "aux_weight", "l1_weight",
+        for name in ("sample_every", "checkpoint_every", "r1_gamma", "r2_gamma", "clip_value", "aux_weight",
+                     "l1_weight",
                      "cycle_weight", "identity_weight", "pool_size"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")

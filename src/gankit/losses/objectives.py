@@ -23,6 +23,9 @@ class Objective:
     probabilistic = True
     #: default weight of the WGAN-GP gradient penalty for this objective (0 = off).
     default_gp_weight = 0.0
+    #: True when G's loss also compares with D on real data (``g_loss(fake, real)``): relativistic
+    #: objectives, which pair real and fake batches of the same size.
+    relativistic = False
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
@@ -120,6 +123,52 @@ class Hinge(Objective):
 
     def g_loss(self, fake):
         return -fake.mean()
+
+
+def _paired(real: Tensor, fake: Tensor, name: str) -> None:
+    if real.shape != fake.shape:
+        from ..errors import GankitError
+
+        raise GankitError(f"--loss {name} pairs each real sample with a generated one, but D saw {real.shape[0]} "
+                          f"real and {fake.shape[0]} generated; use equal batches (the same --batch-size for both)")
+
+
+@OBJECTIVES.register("rpgan")
+class RelativisticPairing(Objective):
+    """Relativistic pairing GAN (Jolicoeur-Martineau 2018, Eq. 10 with f = softplus; the loss R3GAN
+    adopts, Huang et al. 2024, Eq. 2): D minimises E f(D(G(z)) - D(x)), G minimises E f(D(x) - D(G(z)))
+    over pairs of a real and a generated sample. softplus(t) = -log sigmoid(-t)."""
+
+    probabilistic = False
+    relativistic = True
+
+    def d_loss(self, real, fake):
+        _paired(real, fake, "rpgan")
+        return F.softplus(fake - real).mean()
+
+    def g_loss(self, fake, real=None):
+        _paired(real, fake, "rpgan")
+        return F.softplus(real - fake).mean()
+
+
+@OBJECTIVES.register("ragan")
+class RelativisticAverage(Objective):
+    """Relativistic average GAN, RaSGAN (Jolicoeur-Martineau 2018, Eqs. 11-12 with the logistic loss):
+    D rates real samples above the average fake and fakes below the average real; G the reverse.
+    L_D = E_x softplus(-(D(x) - E D(G(z)))) + E_z softplus(D(G(z)) - E D(x)); L_G swaps real and fake."""
+
+    probabilistic = False
+    relativistic = True
+
+    @staticmethod
+    def _loss(up: Tensor, down: Tensor) -> Tensor:
+        return F.softplus(-(up - down.mean())).mean() + F.softplus(down - up.mean()).mean()
+
+    def d_loss(self, real, fake):
+        return self._loss(real, fake)
+
+    def g_loss(self, fake, real=None):
+        return self._loss(fake, real)
 
 
 def build_objective(name: str, clip_value: float = 0.01) -> Objective:

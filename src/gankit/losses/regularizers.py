@@ -65,6 +65,7 @@ class DiscriminatorPass:
     d_input: Callable[[Tensor], Tensor]                  # a batch as D sees it (PacGAN packing)
     critic: Callable[[Tensor, Tensor | None], Tensor]    # (D input, labels) -> source logits, for own passes
     uniform: Callable[[], Tensor]  # one U[0, 1) draw per D input of the global batch: this rank's share
+    step: int = 0             # the game's discriminator steps before this one (lazy regularisation)
 
 
 @dataclass
@@ -155,23 +156,54 @@ class GradientPenalty(Regularizer):
                                               d.d_input(d.fake), eps)
 
 
+class _ZeroCentredPenalty(Regularizer):
+    """gamma/2 E[||grad D||^2] on the real or the generated batch (the fakes as constants), applied every
+    ``interval`` D steps and then multiplied by ``interval`` (lazy regularisation, Karras et al. 2020,
+    StyleGAN2 Sec. 3.1), so that its average weight stays gamma/2."""
+
+    def __init__(self, gamma: float, interval: int = 1):
+        self.gamma, self.interval = gamma, interval
+
+    def penalty(self, d: DiscriminatorPass) -> Tensor:
+        raise NotImplementedError
+
+    def d_term(self, d):
+        if d.step % self.interval:
+            return None
+        term = self.gamma / 2 * self.penalty(d)
+        return term * self.interval if self.interval > 1 else term
+
+
 @register("r1")
-class R1Penalty(Regularizer):
+class R1Penalty(_ZeroCentredPenalty):
     """R1 (Mescheder et al. 2018, Eq. 9): gamma/2 E[||grad_x D(x)||^2] on real data, with
-    gamma = ``r1_gamma``. The gradient is taken w.r.t. the data batch itself, which must require
-    grad before D's forward pass."""
+    gamma = ``r1_gamma``, every ``reg_interval`` D steps (lazy). The gradient is taken w.r.t. the data
+    batch itself, which must require grad before D's forward pass."""
 
     needs_real_grad = True
 
-    def __init__(self, gamma: float):
-        self.gamma = gamma
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.r1_gamma, cfg.reg_interval) if cfg.r1_gamma > 0 else None
+
+    def penalty(self, d):
+        return r1_penalty(d.real_logits, d.real)
+
+
+@register("r2")
+class R2Penalty(_ZeroCentredPenalty):
+    """R2 (Mescheder et al. 2018, Eq. 10; with R1 the R3GAN regulariser, Huang et al. 2024, Eq. 3):
+    gamma/2 E[||grad_x D(x)||^2] on generated samples x = G(z), with gamma = ``r2_gamma``, every
+    ``reg_interval`` D steps (lazy). The gradient is w.r.t. the (detached) fake batch."""
+
+    needs_fake_grad = True
 
     @classmethod
     def from_config(cls, cfg):
-        return cls(cfg.r1_gamma) if cfg.r1_gamma > 0 else None
+        return cls(cfg.r2_gamma, cfg.reg_interval) if cfg.r2_gamma > 0 else None
 
-    def d_term(self, d):
-        return self.gamma / 2 * r1_penalty(d.real_logits, d.real)
+    def penalty(self, d):
+        return r1_penalty(d.fake_logits, d.fake)
 
 
 def build_regularizers(cfg) -> list[Regularizer]:

@@ -8,6 +8,7 @@ from ..registry import Registry
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .layers import GeneratorBase, add_spectral_norm, source_logits
 from .mlp import MLPDiscriminator, MLPGenerator
+from .r3gan import R3GANDiscriminator, R3GANGenerator
 
 MODELS: Registry = Registry("model")
 MODELS.lazy(("pix2pix", "cyclegan"), "gankit.translation")  # image-to-image: registered there
@@ -39,6 +40,8 @@ def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: i
         g = MLPGenerator(spec.shape, cfg.z_dim, cfg.g_hidden, num_classes, cfg.embed_dim, tanh=spec.kind == "image")
         d = MLPDiscriminator(d_shape, cfg.d_hidden, cfg.dropout, num_classes if conditioning else 0,
                              cfg.embed_dim, aux)
+    elif backbone == "r3gan":
+        g, d = _build_r3gan(cfg, spec, d_shape[0], num_classes if conditioning else 0, aux)
     else:
         if spec.kind != "image" or spec.shape[1] != spec.shape[2]:
             raise ConfigError(f"the dcgan architecture needs square images, but {cfg.data} gives shape "
@@ -49,6 +52,24 @@ def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: i
                                conditioning or "concat", aux)
     if cfg.spectral_norm:
         add_spectral_norm(d)
+    return g, d
+
+
+def _build_r3gan(cfg, spec, d_channels: int, num_classes: int, aux: int):
+    if spec.kind != "image" or spec.shape[1] != spec.shape[2]:
+        raise ConfigError(f"the r3gan architecture needs square images, but {cfg.data} gives shape {spec.shape}; "
+                          f"use --model mlp for 2-D point data")
+    if aux or (num_classes and cfg.conditioning != "projection"):
+        raise ConfigError("the r3gan backbone conditions D by projection only (as the paper's CIFAR-10 model); "
+                          "use --model cgan --backbone r3gan --conditioning projection")
+    c, size = spec.shape[0], spec.shape[1]
+    shared = dict(blocks=cfg.r3gan_blocks or 2, expansion=cfg.expansion, group_width=cfg.group_width)
+    try:
+        g = R3GANGenerator(c, size, cfg.z_dim, cfg.r3gan_widths or cfg.g_width, num_classes=num_classes,
+                           embed_dim=cfg.embed_dim, **shared)
+        d = R3GANDiscriminator(d_channels, size, cfg.r3gan_widths or cfg.d_width, num_classes=num_classes, **shared)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     return g, d
 
 
@@ -71,6 +92,12 @@ def build_dcgan(cfg, spec):
     return _build(cfg, spec, "dcgan", 0, None, 0)
 
 
+@MODELS.register("r3gan")
+def build_r3gan(cfg, spec):
+    """Huang et al. 2024: the R3GAN ResNet G and D (grouped bottleneck blocks, fix-up init, no norm)."""
+    return _build(cfg, spec, "r3gan", 0, None, 0)
+
+
 @MODELS.register("cgan")
 def build_cgan(cfg, spec):
     """Mirza & Osindero 2014: G and D both see the label (concat, or projection D)."""
@@ -89,4 +116,5 @@ def build_models(cfg, spec) -> tuple[nn.Module, nn.Module]:
 
 
 __all__ = ["MODELS", "build_models", "pack", "GeneratorBase", "source_logits", "DCGANGenerator",
-           "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "add_spectral_norm"]
+           "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "R3GANGenerator", "R3GANDiscriminator",
+           "add_spectral_norm"]

@@ -134,6 +134,7 @@ class NoiseGame(Game):
         self.batch_size, self.part, self.device = batch_size, part, device
         self.pack, self.reuse_fake = pack, reuse_fake
         self.preview_seed, self.centres = preview_seed, centres  # 2-D points: the preview's noise, modes
+        self.d_steps = 0  # discriminator steps taken (lazy regularisation); checkpointed
         self._real_grad = any(r.needs_real_grad for r in self.regularizers)
         self._fake_grad = any(r.needs_fake_grad for r in self.regularizers)
 
@@ -142,6 +143,12 @@ class NoiseGame(Game):
         return cls(regularizers=build_regularizers(cfg), batch_size=cfg.batch_size, part=part, device=device,
                    pack=cfg.pack, reuse_fake=cfg.reuse_fake, preview_seed=cfg.seed + 2,
                    centres=TOY_MODES[cfg.data][0]() if cfg.data in TOY_MODES else None, **modules)
+
+    def state_dict(self) -> dict:
+        return {"d_steps": self.d_steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.d_steps = int(state.get("d_steps", 0))  # checkpoints of gankit 0.1.0 have none
 
     def d_input(self, x: Tensor) -> Tensor:
         """A batch as D sees it: ``pack`` samples concatenated into one input (PacGAN)."""
@@ -183,7 +190,8 @@ class NoiseGame(Game):
         terms = {"adv": self.objective.d_loss(real, fake_logits)}
         seen = DiscriminatorPass(real=x, fake=fake, y_real=y, y_fake=y_fake, real_out=real_out, fake_out=fake_out,
                                  real_logits=real, fake_logits=fake_logits, d_input=self.d_input,
-                                 critic=self.critic, uniform=self.uniform)
+                                 critic=self.critic, uniform=self.uniform, step=self.d_steps)
+        self.d_steps += 1
         for r in self.regularizers:
             if (term := r.d_term(seen)) is not None:
                 terms[r.name] = term
@@ -200,7 +208,13 @@ class NoiseGame(Game):
         with self.autocast():
             out = self.D(self.d_input(fake), y_fake)
         logits = source_logits(out).float()
-        terms = {"adv": self.objective.g_loss(logits)}
+        if self.objective.relativistic:  # G's loss compares with D on the real batch of this D step
+            x, y = batch
+            with torch.no_grad(), self.autocast():
+                real = source_logits(self.D(self.d_input(self.inputs(x)), y)).float()
+            terms = {"adv": self.objective.g_loss(logits, real)}
+        else:
+            terms = {"adv": self.objective.g_loss(logits)}
         seen = GeneratorPass(fake=fake, y_fake=y_fake, fake_out=out, fake_logits=logits)
         for r in self.regularizers:
             if (term := r.g_term(seen)) is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..data import DATASETS
 from ..errors import ConfigError
-from ..losses import effective_gp_weight
+from ..losses import OBJECTIVES, effective_gp_weight
 from ..models import MODELS
 from ..models.layers import add_spectral_norm
 from ..training.games import GAMES
@@ -35,9 +35,12 @@ def _check(cfg, spec, paired_only: bool) -> tuple[int, int]:
     if cfg.data not in names:
         raise ConfigError(f"--model {cfg.model} translates between two image domains; --data {cfg.data} is not "
                           f"one: use {', '.join(names)}")
-    if effective_gp_weight(cfg.loss, cfg.gp_weight) > 0 or cfg.r1_gamma > 0 or cfg.pack > 1:
-        raise ConfigError(f"--model {cfg.model} supports no gradient penalty, R1 or --pack; use --loss "
+    if effective_gp_weight(cfg.loss, cfg.gp_weight) > 0 or cfg.r1_gamma > 0 or cfg.r2_gamma > 0 or cfg.pack > 1:
+        raise ConfigError(f"--model {cfg.model} supports no gradient penalty, R1/R2 or --pack; use --loss "
                           f"{'nonsaturating' if cfg.model == 'pix2pix' else 'lsgan'} and drop those options")
+    if OBJECTIVES.get(cfg.loss).relativistic:
+        raise ConfigError(f"--model {cfg.model} has no relativistic objective (--loss {cfg.loss} pairs noise samples "
+                          f"with data); use --loss {'nonsaturating' if cfg.model == 'pix2pix' else 'lsgan'}")
     return spec.shape[0], max(spec.shape[1:])
 
 

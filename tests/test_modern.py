@@ -1,0 +1,121 @@
+"""Issue 16's parts at tiny sizes: relativistic objectives (Jolicoeur-Martineau 2018), R2 with lazy
+regularisation, the R3GAN networks (Huang et al. 2024), and an exact resume with them."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+import gankit
+from gankit.errors import GankitError
+from gankit.losses import OBJECTIVES, REGULARIZERS, build_regularizers
+from gankit.losses.regularizers import DiscriminatorPass
+from gankit.models.r3gan import R3GANDiscriminator, R3GANGenerator, ResidualBlock
+
+from conftest import tiny
+
+REAL, FAKE = torch.tensor([1.0, -0.5, 2.0]), torch.tensor([0.0, 0.5, -1.0])
+
+
+def sp(t):  # softplus by hand: log(1 + e^t)
+    return math.log1p(math.exp(t))
+
+
+def test_rpgan_against_hand_values_and_gradients():
+    obj = OBJECTIVES.get("rpgan")()
+    d = sum(sp(f - r) for r, f in zip(REAL.tolist(), FAKE.tolist())) / 3
+    g = sum(sp(r - f) for r, f in zip(REAL.tolist(), FAKE.tolist())) / 3
+    assert obj.d_loss(REAL, FAKE).item() == pytest.approx(d, abs=1e-6)
+    fake = FAKE.clone().requires_grad_(True)
+    loss = obj.g_loss(fake, REAL)
+    assert loss.item() == pytest.approx(g, abs=1e-6)
+    loss.backward()  # d/df softplus(r - f) / 3 = -sigmoid(r - f) / 3
+    want = [-1 / (1 + math.exp(-(r - f))) / 3 for r, f in zip(REAL.tolist(), FAKE.tolist())]
+    torch.testing.assert_close(fake.grad, torch.tensor(want))
+    with pytest.raises(GankitError, match="pairs each real sample with a generated one"):
+        obj.d_loss(REAL, FAKE[:2])
+
+
+def test_ragan_against_hand_values():
+    obj = OBJECTIVES.get("ragan")()
+    mr, mf = REAL.mean().item(), FAKE.mean().item()
+    d = sum(sp(-(r - mf)) for r in REAL.tolist()) / 3 + sum(sp(f - mr) for f in FAKE.tolist()) / 3
+    g = sum(sp(-(f - mr)) for f in FAKE.tolist()) / 3 + sum(sp(r - mf) for r in REAL.tolist()) / 3
+    assert obj.d_loss(REAL, FAKE).item() == pytest.approx(d, abs=1e-6)
+    assert obj.g_loss(FAKE, REAL).item() == pytest.approx(g, abs=1e-6)
+
+
+def test_r2_against_finite_differences():
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    fake = torch.randn(4, 3, dtype=torch.float64).requires_grad_(True)
+    D = D.double()
+    logits = D(fake).squeeze(1)
+    r2 = REGULARIZERS.get("r2")(gamma=2.0)  # gamma/2 = 1: the plain mean squared gradient norm
+    seen = DiscriminatorPass(real=None, fake=fake, y_real=None, y_fake=None, real_out=None, fake_out=None,
+                             real_logits=None, fake_logits=logits, d_input=lambda v: v, critic=None, uniform=None)
+    h, grads = 1e-6, torch.zeros(4, 3, dtype=torch.float64)
+    with torch.no_grad():
+        for i in range(4):
+            for j in range(3):
+                e = torch.zeros(4, 3, dtype=torch.float64)
+                e[i, j] = h
+                grads[i, j] = (D(fake + e)[i, 0] - D(fake - e)[i, 0]) / (2 * h)
+    assert r2.d_term(seen).item() == pytest.approx(grads.square().sum(1).mean().item(), rel=1e-6)
+
+
+def test_lazy_regularisation_applies_every_k_steps_scaled_by_k():
+    cfg = tiny(r1_gamma=1.0, r2_gamma=0.5, reg_interval=4)
+    r1, r2 = build_regularizers(cfg)
+    assert (r1.name, r2.name, r1.interval) == ("r1", "r2", 4)
+    x = torch.randn(2, 3).requires_grad_(True)
+    logits = (x ** 2).sum(1)  # grad = 2x
+    every = [DiscriminatorPass(real=x, fake=x, y_real=None, y_fake=None, real_out=None, fake_out=None,
+                               real_logits=logits, fake_logits=logits, d_input=None, critic=None, uniform=None,
+                               step=s) for s in range(8)]
+    terms = [r1.d_term(p) for p in every]
+    assert [t is None for t in terms] == [False, True, True, True, False, True, True, True]
+    assert terms[0].item() == pytest.approx(4 * 0.5 * (2 * x).square().sum(1).mean().item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("size,stages", [(16, 3), (28, 3), (32, 4), (64, 5), (256, 7)])
+def test_r3gan_shapes_for_each_resolution(size, stages):
+    G = R3GANGenerator(3, size, z_dim=8, widths=8, blocks=1, group_width=4, num_classes=10)
+    D = R3GANDiscriminator(3, size, widths=8, blocks=1, group_width=4, num_classes=10)
+    y = torch.tensor([1, 7])
+    x = G(torch.randn(2, 8), y)
+    assert x.shape == (2, 3, size, size) and D(x, y).shape == (2,)
+    assert sum(isinstance(m, ResidualBlock) for m in G.modules()) == stages
+
+
+def test_r3gan_residual_branches_start_as_the_identity():
+    G = R3GANGenerator(1, 16, z_dim=8, widths=[16, 16, 8], blocks=[2, 1, 1], group_width=4)
+    blocks = [m for m in G.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 4 and all(torch.count_nonzero(b.project.weight) == 0 for b in blocks)
+    x = torch.randn(3, 16, 8, 8)
+    assert torch.equal(blocks[0](x), x)
+    # the other layers are MSR-initialised: std = gain / sqrt(fan_in), gain = sqrt(2/1.04) * L^(-1/4)
+    w = blocks[0].expand.weight
+    assert w.std().item() == pytest.approx(math.sqrt(2 / 1.04) * 4 ** -0.25 / math.sqrt(16), rel=0.15)
+
+
+def test_r3gan_refuses_bad_sizes_and_conditioning_in_one_line():
+    for cfg, pattern in [(tiny(model="r3gan", image_size=24), "not 4\\*2\\^n or 7\\*2\\^n"),
+                         (tiny(model="r3gan", image_size=16, r3gan_widths=[8, 8]), "needs 3 entries"),
+                         (tiny(model="cgan", backbone="r3gan", image_size=16), "projection only")]:
+        with pytest.raises(GankitError, match=pattern):
+            gankit.Trainer(cfg, "unused-run-dir-never-created")
+
+
+def test_resume_is_exact_with_rpgan_r2_and_lazy_regularisation(tmp_path):
+    cfg = tiny(model="r3gan", image_size=16, g_width=8, d_width=8, group_width=4, loss="rpgan", r1_gamma=0.1,
+               r2_gamma=0.2, reg_interval=3, steps=7, checkpoint_every=4, ema_decay=0.9)
+    gankit.train(cfg, tmp_path / "whole")
+    gankit.train(cfg.replace(steps=4), tmp_path / "part")
+    gankit.Trainer(cfg, tmp_path / "part", resume=True).train()
+    for name in ("generator", "discriminator", "generator_ema"):
+        a, b = (load_file(str(tmp_path / r / f"{name}.safetensors")) for r in ("whole", "part"))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
