@@ -181,3 +181,20 @@ def test_a_run_stops_when_its_page_is_gone():
     s.thread.join(10)
     assert not s.alive and not s.thread.is_alive()
     s.close()
+
+
+def test_serve_has_a_lab_tab(tmp_path):
+    """``gankit serve --lab``: the explorer with the lab's routes added; its page links the Lab tab."""
+    import gankit
+    from gankit.commands.serve import _lab_routes
+    from gankit.serve.app import create_app
+
+    from conftest import tiny
+
+    gankit.train(tiny(steps=2), tmp_path / "run")
+    with TestClient(create_app([tmp_path / "run"], extra_routes=_lab_routes())) as c:
+        assert 'id="lab-tab" href="/lab"' in c.get("/").text and c.get("/api/features").json() == {"lab": True}
+        assert c.get("/lab").status_code == 200 and c.get("/api/lab/options").status_code == 200
+        assert c.post("/api/lab/sessions", json={"tab": "t", "settings": {"n_critic": 0}}).status_code == 422
+    with TestClient(create_app([tmp_path / "run"])) as c:  # without --lab: no lab routes
+        assert c.get("/api/lab/options").status_code == 404 and c.get("/api/features").json() == {"lab": False}

@@ -73,7 +73,7 @@ class Lab:
         self.max_sessions, self.max_steps, self.idle_timeout, self.fps = max_sessions, max_steps, idle_timeout, fps
         self.sessions: dict[str, LabSession] = {}
         self.by_tab: dict[tuple[str, str], str] = {}
-        self.lock = threading.Lock()
+        self.lock, self.create_lock = threading.Lock(), threading.Lock()
 
     def _forget(self, session: LabSession):
         with self.lock:
@@ -85,6 +85,10 @@ class Lab:
                     del self.sessions[sid]
 
     def create(self, tab: str, slot: str, settings: LabSettings) -> tuple[str, LabSession]:
+        with self.create_lock:  # one at a time: two quick resets of a tab leave one run, not two
+            return self._create(tab, slot, settings)
+
+    def _create(self, tab: str, slot: str, settings: LabSettings) -> tuple[str, LabSession]:
         old = self.by_tab.get((tab, slot))
         if old in self.sessions:  # a tab runs one session per slot: the new settings replace the old run
             self.close(old)
