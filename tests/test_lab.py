@@ -19,6 +19,8 @@ from gankit.models import pack
 @pytest.fixture(scope="module")
 def ring():
     s = LabSession(LabSettings(data="ring", steps=40), idle_timeout=60)
+    assert "p_g" not in s.frame  # the 2-D overlay's KDE is computed only while shown
+    s.control("set", dstar=True).result(10)
     for action in ("d_step", "g_step", "step", "step"):
         s.control(action).result(10)
     yield s

@@ -69,6 +69,7 @@ def test_lab_page_in_headless_chromium(server):
         step = int(data(page, "#panel-a", "step"))
         assert 0 < step <= 4000 and int(data(page, "#panel-a", "frames")) > 5
         assert "modes captured" in page.inner_text("#panel-a .metrics")
+        assert float(data(page, "#panel-a", "arrowNorm")) > 0  # the mean |grad| readout
         assert "Counting rule: a sample is high quality within 3σ" in page.inner_text("#panel-a .rule")
         page.check("#show-manifold")
         page.screenshot(path=str(IMAGES / "lab-ring.png"))
@@ -98,9 +99,10 @@ def test_lab_page_in_headless_chromium(server):
         # compare: B runs non-saturating beside A's minimax, same data and seed
         page.check("#compare")
         page.select_option("#b-loss", "nonsaturating")
-        page.wait_for_function("() => !document.querySelector('#panel-b').hidden && "
+        page.wait_for_function("() => location.search.includes('b.loss=nonsaturating') && "
+                               "document.querySelector('#panel-b .title').textContent.includes('nonsaturating') && "
+                               "!document.querySelector('#panel-b').hidden && "
                                "+document.querySelector('#panel-b').dataset.frames >= 1")
-        assert "b.loss=nonsaturating" in page.evaluate("location.search")
         page.click("#play")
         page.wait_for_function("() => +document.querySelector('#panel-a').dataset.step > 300 && "
                                "+document.querySelector('#panel-b').dataset.step > 300", timeout=30000)

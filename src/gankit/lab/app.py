@@ -44,6 +44,7 @@ class Control(BaseModel):
     action: Literal["play", "pause", "step", "d_step", "g_step", "set"]
     speed: float | None = Field(None, ge=0, le=10_000, allow_inf_nan=False,
                                 description="iterations per second (0: as fast as it goes)")
+    dstar: bool | None = Field(None, description="compute the D* overlay (costly in 2-D: only while shown)")
 
 
 def clean(v):
@@ -170,7 +171,7 @@ def add_lab_routes(app: FastAPI, lab: Lab, page: str = "/lab") -> None:
     @app.post("/api/lab/sessions/{sid}/control", tags=["lab"])
     async def control(sid: str, body: Control):
         """play / pause / step (k D steps + 1 G step) / d_step / g_step, and the speed; returns the state after."""
-        fut = lab.get(sid).control(body.action, body.speed)
+        fut = lab.get(sid).control(body.action, body.speed, body.dstar)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(fut), 30)
         except RuntimeError as e:
@@ -208,8 +209,12 @@ def add_lab_routes(app: FastAPI, lab: Lab, page: str = "/lab") -> None:
                     if s.seq != seen:
                         skipped, seen, frame = s.seq - seen > 1, s.seq, s.frame
                         if skipped:
-                            frame = {**frame, "history_tail": s.history, "stride": s.stride, "full": True}
-                        yield sse(frame)
+                            yield sse({**frame, "history_tail": s.history, "stride": s.stride, "full": True})
+                        else:  # encoded once per frame, for every viewer
+                            cached = getattr(s, "_sse", None)
+                            if cached is None or cached[0] is not frame:
+                                cached = s._sse = (frame, sse(frame))
+                            yield cached[1]
                     await asyncio.sleep(0.02)
                 yield sse({"type": "end", **s.state()})
             finally:

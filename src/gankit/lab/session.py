@@ -138,6 +138,7 @@ class LabSession:
         self.d_steps = self.g_steps = 0
         self.k_done = 0  # D steps since the last G step (Algorithm 1's inner loop)
         self.running, self.speed, self.status, self.error = False, 0.0, "paused", None
+        self.dstar = False  # compute the D* overlay (2-D: only while a viewer shows it)
         self.history: list[list[float]] = []
         self.stride = 1
         self._last = [math.nan] * 6  # d_loss, g_loss, d_real, d_fake, |grad D|, |grad G|
@@ -189,9 +190,11 @@ class LabSession:
         return self.g_steps >= self.cfg.steps
 
     # -------------------------------------------------------------- the thread
-    def _apply(self, action: str, speed: float | None):
+    def _apply(self, action: str, speed: float | None, dstar: bool | None = None):
         if speed is not None:
             self.speed = speed
+        if dstar is not None:
+            self.dstar = dstar
         if action == "play" and not self.done and self.status != "diverged":
             self.running, self.status = True, "running"
         elif action == "pause":
@@ -207,9 +210,9 @@ class LabSession:
             while not self._stop.is_set():
                 block = not self.running
                 try:
-                    action, speed, fut = self._q.get(timeout=0.05) if block else self._q.get_nowait()
+                    action, speed, dstar, fut = self._q.get(timeout=0.05) if block else self._q.get_nowait()
                     try:
-                        self._apply(action, speed)
+                        self._apply(action, speed, dstar)
                         self._publish()
                         fut.set_result(self.state())
                     except Exception as e:  # noqa: BLE001 - reported to the caller
@@ -245,17 +248,17 @@ class LabSession:
     def _drain(self):
         while True:
             try:
-                _, _, fut = self._q.get_nowait()
+                *_, fut = self._q.get_nowait()
             except queue.Empty:
                 return
             fut.set_exception(RuntimeError("this lab session has ended"))
 
-    def control(self, action: str, speed: float | None = None) -> Future:
+    def control(self, action: str, speed: float | None = None, dstar: bool | None = None) -> Future:
         fut: Future = Future()
         if self._stop.is_set():
             fut.set_exception(RuntimeError("this lab session has ended"))
         else:
-            self._q.put((action, speed, fut))
+            self._q.put((action, speed, dstar, fut))
             if self._stop.is_set():
                 self._drain()
         return fut
@@ -274,7 +277,7 @@ class LabSession:
     def state(self) -> dict:
         return {"step": self.g_steps, "d_steps": self.d_steps, "k_done": self.k_done, "n_critic": self.cfg.n_critic,
                 "steps": self.cfg.steps, "status": self.status, "error": self.error, "speed": self.speed,
-                "steps_per_s": round(self.rate, 1)}
+                "steps_per_s": round(self.rate, 1), "dstar": self.dstar}
 
     def hello(self) -> dict:
         """What does not change during a run, and the whole history so far."""
@@ -300,7 +303,7 @@ class LabSession:
              "manifold": b64(manifold), "d_fake_mean": float(d_values(t, fake).mean()),
              "d_real_mean": float(d_values(t, self.real).mean()), "last": self._last,
              "history_tail": [r for r in self.history if r[0] > (self.frame or {}).get("step", -1)]}
-        if self.log_pd is not None:
+        if self.log_pd is not None and (self.dstar or self.dim == 1):  # the KDE is costly: when shown
             log_pg = kde_logpdf(fake[:N_KDE].numpy(), self.grid.numpy())
             f["dstar"], f["p_g"] = b64(optimal_d(self.log_pd_grid, log_pg)), b64(np.exp(log_pg))
         if self.modes is not None:

@@ -91,7 +91,7 @@ function stop(p) {
 }
 async function control(p, action) {
   if (!p.id) return null;
-  return api("POST", `/api/lab/sessions/${p.id}/control`, {action, speed: Number($("#speed").value)});
+  return api("POST", `/api/lab/sessions/${p.id}/control`, {action, speed: Number($("#speed").value), dstar: $("#show-dstar").checked});
 }
 function active() { return Object.values(panels).filter(p => !p.sec.hidden && p.id); }
 async function all(action) {
@@ -121,6 +121,10 @@ function onFrame(p, f, full) {
   } else {
     $(".metrics", p.sec).textContent = `D(x) ${fmt(f.d_real_mean)} · D(G(z)) ${fmt(f.d_fake_mean)}`;
   }
+  const a = f32(f.arrows), dim = p.hello.dim; let sum = 0;
+  for (let i = 0; i < a.length; i += dim) sum += Math.hypot(a[i], dim === 2 ? a[i + 1] : 0);
+  s.arrowNorm = String(sum / (a.length / dim));
+  $(".metrics", p.sec).textContent += ` · mean |∇ℓ_G| per point ${(sum / (a.length / dim)).toPrecision(3)}`;
   if (p.hello.dim === 2) drawPlane(p); else drawLine(p);
   drawCharts(p);
 }
@@ -289,6 +293,7 @@ async function main() {
   form.addEventListener("change", scheduleReset);
   form.addEventListener("submit", ev => ev.preventDefault());
   for (const id of ["#compare", "#b-loss", "#b-over"]) $(id).addEventListener("change", scheduleReset);
+  $("#show-dstar").addEventListener("change", () => all("set"));
   for (const id of ["#show-dstar", "#show-arrows", "#show-manifold"]) $(id).addEventListener("change", () => {
     writeUrl(formSettings()); for (const p of active()) if (p.frame) onFrame(p, {...p.frame, history_tail: []}, false); });
   $("#play").addEventListener("click", async () => {
