@@ -200,3 +200,16 @@ def test_serve_has_a_lab_tab(tmp_path):
         assert c.post("/api/lab/sessions", json={"tab": "t", "settings": {"n_critic": 0}}).status_code == 422
     with TestClient(create_app([tmp_path / "run"])) as c:  # without --lab: no lab routes
         assert c.get("/api/lab/options").status_code == 404 and c.get("/api/features").json() == {"lab": False}
+
+
+def test_custom_points_train(client):
+    """Drawn / uploaded points: the run's data are those points (repeated up to a batch), plotted as real."""
+    pts = [[math.cos(a), math.sin(a)] for a in np.linspace(0, 2 * math.pi, 40, endpoint=False)]
+    r = client.post("/api/lab/sessions", json={"tab": "t3", "settings": {"data": "custom", "points": pts, "steps": 20}})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert client.post(f"/api/lab/sessions/{sid}/control", json={"action": "step"}).json()["step"] == 1
+    hello = client.get(f"/api/lab/sessions/{sid}").json()
+    real = unb64(hello["real"]).reshape(-1, 2)
+    assert np.allclose(np.linalg.norm(real, axis=1), 1, atol=1e-6)  # every real point is one of the drawn ones
+    assert hello["modes"] is None and hello["has_dstar"] is False and "points" not in hello["query"]
