@@ -213,3 +213,20 @@ def test_custom_points_train(client):
     real = unb64(hello["real"]).reshape(-1, 2)
     assert np.allclose(np.linalg.norm(real, axis=1), 1, atol=1e-6)  # every real point is one of the drawn ones
     assert hello["modes"] is None and hello["has_dstar"] is False and "points" not in hello["query"]
+
+
+@pytest.mark.parametrize("extra", [{"loss": name} for name in
+                                   ("minimax", "nonsaturating", "wasserstein", "wgan-gp", "lsgan", "hinge")]
+                         + [{"r1_gamma": 1.0}, {"spectral_norm": True}, {"pack": 4}, {"n_critic": 3, "optimizer": "sgd"},
+                            {"data": "moons"}, {"data": "spiral"}, {"data": "bimodal1d"}])
+def test_every_objective_and_regulariser_runs(extra):
+    s = LabSession(LabSettings(steps=3, **extra), idle_timeout=60)
+    try:
+        for _ in range(2):
+            assert s.control("step").result(20)["status"] == "paused"
+        st = s.control("step").result(20)
+        assert st["status"] == "done" and st["step"] == 3 and st["d_steps"] == 3 * s.cfg.n_critic
+        assert all(math.isfinite(v) for v in s.frame["last"]) and np.isfinite(unb64(s.frame["heat"])).all()
+        assert s.control("play").result(20)["status"] == "done"  # nothing left to run
+    finally:
+        s.close()

@@ -9,6 +9,7 @@ same-origin security headers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import secrets
@@ -229,7 +230,14 @@ def create_lab_app(max_sessions: int = 8, max_steps: int = 20_000, idle_timeout:
                    fps: float = 12.0) -> FastAPI:
     """The standalone lab (``gankit lab``): the page at ``/`` and ``/lab``."""
     lab = Lab(max_sessions, max_steps, idle_timeout, fps)
-    app = FastAPI(title="gankit lab", version="1", docs_url=None, redoc_url=None,
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        app.state.lab_closing = True  # open streams end, then every run stops
+        await asyncio.to_thread(lab.close_all)
+
+    app = FastAPI(title="gankit lab", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Watch a GAN learn, live (after GAN Lab, Kahng et al. 2018).")
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(_SecurityHeaders)
@@ -239,10 +247,5 @@ def create_lab_app(max_sessions: int = 8, max_steps: int = 20_000, idle_timeout:
     async def index():
         return Response((resources.files(__package__) / "static" / "lab.html").read_bytes(),
                         media_type=STATIC["lab.html"])
-
-    @app.on_event("shutdown")
-    async def _shutdown():
-        app.state.lab_closing = True
-        await asyncio.to_thread(lab.close_all)
 
     return app

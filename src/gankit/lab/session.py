@@ -203,6 +203,8 @@ class LabSession:
         elif action in ("d_step", "g_step", "step") and not self.done and self.status != "diverged":
             self.running, self.status = False, "paused"
             {"d_step": self.d_step, "g_step": self.g_step, "step": self.iteration}[action]()
+        if self.done and self.status != "diverged":
+            self.running, self.status = False, "done"
 
     def _loop(self):
         next_frame = time.perf_counter()
