@@ -20,6 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-concurrency", type=int, default=2, help="generations running at once")
     p.add_argument("--max-queue", type=int, default=64, help="requests waiting for a slot before 503")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--lab", action="store_true", help="also serve the lab (a Lab tab; see gankit lab)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -44,6 +45,12 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _lab_routes():
+    from ..lab.app import Lab, add_lab_routes
+
+    return lambda app: add_lab_routes(app, Lab())
+
+
 def cmd_serve(args) -> int:
     try:
         import fastapi  # noqa: F401
@@ -59,7 +66,7 @@ def cmd_serve(args) -> int:
     if args.max_queue < 0:
         raise GankitError("--max-queue must be >= 0")
     app = create_app(args.runs, max_n=args.max_n, max_concurrency=args.max_concurrency,
-                     max_queue=args.max_queue, device=args.device)
+                     max_queue=args.max_queue, device=args.device, extra_routes=_lab_routes() if args.lab else None)
     sock = listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     if not _is_loopback(args.host):

@@ -146,9 +146,10 @@ class _SecurityHeaders:
 
 
 def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: int = 64,
-               device: str = "cpu", runs: dict[str, LoadedRun] | None = None) -> FastAPI:
+               device: str = "cpu", runs: dict[str, LoadedRun] | None = None, extra_routes=None) -> FastAPI:
     """The explorer over ``run_dirs`` (or already loaded ``runs``); the first run is the default
-    of the ``/api/sample``, ``/api/interpolate`` and ``/api/info`` shortcuts."""
+    of the ``/api/sample``, ``/api/interpolate`` and ``/api/info`` shortcuts. ``extra_routes(app)`` adds
+    more pages (``gankit serve --lab``: the lab, whose tab the page then shows)."""
     runs = runs if runs is not None else load_runs(run_dirs, device)
     static = {name: (resources.files(__package__) / "static" / name).read_bytes() for name in STATIC}
     gen = Generation(max_concurrency, max_queue)
@@ -285,5 +286,12 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
         if name not in static:
             raise HTTPException(404, f"no static file {name!r}")
         return Response(static[name], media_type=STATIC[name])
+
+    if extra_routes is not None:
+        extra_routes(app)
+
+    @app.get("/api/features", include_in_schema=False)
+    async def features():  # what the page may link to
+        return {"lab": hasattr(app.state, "lab")}
 
     return app

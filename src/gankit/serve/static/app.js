@@ -170,6 +170,8 @@ async function main() {
   $("interp-form").addEventListener("submit", (e) => e.preventDefault());
   $("t").addEventListener("input", refreshInterp);
   await loadRun(runs[0].name);
+  // the Lab tab, when this server runs the lab too (gankit serve --lab)
+  getJSON("/api/features").then((f) => { $("lab-tab").hidden = !f.lab; }).catch(() => {});
 }
 
 main().catch((e) => showError(e.message));
