@@ -52,7 +52,7 @@ def tiny_game(regularizers, loss="wasserstein", **kw):
 
 # ---------------------------------------------------------------------- the registry
 def test_each_regulariser_is_registered_by_name_and_built_from_the_config():
-    assert REGULARIZERS.names() == ["ac", "gp", "r1"]
+    assert REGULARIZERS.names() == ["ac", "gp", "r1", "r2"]
     assert (REGULARIZERS.get("ac"), REGULARIZERS.get("gp"), REGULARIZERS.get("r1")) == \
         (ACGANClassTerm, GradientPenalty, R1Penalty)
     assert build_regularizers(tiny()) == []                             # the default: none
