@@ -13,7 +13,8 @@ import torch
 import gankit
 from gankit.errors import GankitError
 from gankit.models import build_models
-from gankit.models.layers import GeneratorBase, build_network
+from gankit.models.layers import GeneratorBase
+from gankit.models.network import build_network
 from gankit.models.pretrained import from_pretrained, save_pretrained
 
 from conftest import tiny

@@ -7,7 +7,7 @@ import torch
 
 from .errors import GankitError
 from .models import build_models
-from .models.layers import build_network
+from .models.network import build_network
 from .runs import Run
 from .utils.io import load_weights
 

@@ -6,7 +6,8 @@ from torch import nn
 from ..errors import ConfigError
 from ..registry import Registry
 from .dcgan import DCGANDiscriminator, DCGANGenerator
-from .layers import GeneratorBase, add_spectral_norm, source_logits
+from .layers import GeneratorBase, source_logits
+from .network import add_spectral_norm
 from .mlp import MLPDiscriminator, MLPGenerator
 from .r3gan import R3GANDiscriminator, R3GANGenerator
 

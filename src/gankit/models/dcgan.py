@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .layers import ConfigMixin, GeneratorBase, dcgan_init, norm2d
+from .layers import GeneratorBase, dcgan_init, norm2d
+from .network import ConfigMixin
 
 
 def _geometry(size: int) -> tuple[int, int]:

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .layers import ConfigMixin, GeneratorBase
+from .layers import GeneratorBase
+from .network import ConfigMixin
 
 
 def _label_embedding(num_classes: int, dim: int) -> nn.Embedding | None:

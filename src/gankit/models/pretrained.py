@@ -27,7 +27,7 @@ CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "README.md"
 
 
 def save_pretrained(model, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` (a :class:`~gankit.models.layers.ConfigMixin` network) into ``folder``."""
+    """Write ``model`` (a :class:`~gankit.models.network.ConfigMixin` network) into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     network = model.network_config()
@@ -88,7 +88,7 @@ def from_pretrained(name_or_path: str | Path, device="cpu", revision: str | None
                     cache_dir: str | Path | None = None):
     """The network saved by :func:`save_pretrained` in a folder (or on the hub), in eval mode,
     with its folder's config as ``.pretrained_config``."""
-    from .layers import build_network
+    from .network import build_network
 
     folder = resolve(name_or_path, revision, cache_dir)
     config = read_config(folder)

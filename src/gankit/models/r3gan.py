@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layers import ConfigMixin, GeneratorBase
+from .layers import GeneratorBase
+from .network import ConfigMixin
 
 NEGATIVE_SLOPE = 0.2
 #: the leaky ReLU's variance gain, sqrt(2 / (1 + a^2)) (He et al. 2015)

@@ -14,7 +14,7 @@ from ..data import DATASETS
 from ..errors import ConfigError
 from ..losses import OBJECTIVES, effective_gp_weight
 from ..models import MODELS
-from ..models.layers import add_spectral_norm
+from ..models.network import add_spectral_norm
 from ..training.games import GAMES
 from .data import ImagePairs, load_paired_folder, load_unpaired_folder, read_image
 from .games import CycleGANGame, ImagePool, Pix2PixGame

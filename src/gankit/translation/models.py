@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models.layers import ConfigMixin, dcgan_init
+from ..models.layers import dcgan_init
+from ..models.network import ConfigMixin
 
 UNET_DROPOUT = 0.5       # pix2pix: dropout in the first three decoder layers (its only noise source)
 UNET_MAX_MULT = 8        # channel widths 64, 128, 256, 512, 512, ... (ngf x min(2^i, 8))
