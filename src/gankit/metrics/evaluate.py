@@ -45,10 +45,12 @@ __all__ = ["evaluate_run", "EvalOptions", "RunContext", "Measurement", "sample_g
 
 @torch.no_grad()
 def sample_generator(G, n: int, seed: int = 0, batch_size: int = 500,
-                     device: str | torch.device = "cpu", rows: tuple[int, int] | None = None
-                     ) -> tuple[Tensor, Tensor | None]:
+                     device: str | torch.device = "cpu", rows: tuple[int, int] | None = None,
+                     clamp: bool = True) -> tuple[Tensor, Tensor | None]:
     """``n`` samples of ``G`` (CPU tensor) and the requested labels (balanced) for conditional G.
-    ``rows=(lo, hi)`` generates only those rows of the same n (one process's share)."""
+    ``rows=(lo, hi)`` generates only those rows of the same n (one process's share). ``clamp``:
+    clip to the image range [-1, 1]; never for 2-D points (toy generators have no tanh and the
+    ring has radius 2)."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, G.z_dim, generator=g)
     y = None
@@ -59,7 +61,8 @@ def sample_generator(G, n: int, seed: int = 0, batch_size: int = 500,
     with evaluating(G):
         out = [G(zb.to(device), None if y is None else yb.to(device)).float().cpu()
                for zb, yb in zip(z.split(batch_size), (y if y is not None else z).split(batch_size))]
-    return torch.cat(out).clamp_(-1, 1), y
+    x = torch.cat(out)
+    return (x.clamp_(-1, 1) if clamp else x), y
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ def _points(ctx: RunContext) -> Measurement:
 
     opts, cfg, out = ctx.options, ctx.cfg, Measurement()
     with out.timed("sample"):
-        x, _ = sample_generator(ctx.G, opts.n, opts.seed, opts.batch_size, ctx.device)
+        x, _ = sample_generator(ctx.G, opts.n, opts.seed, opts.batch_size, ctx.device, clamp=False)
     for m in ctx.metrics:
         if m not in POINT_METRICS:
             out.skipped[m] = "an image metric; 2-D runs get the toy mode metrics and PR/DC on coordinates"
