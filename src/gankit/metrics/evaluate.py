@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,7 +200,9 @@ def _resolve_extractors(ctx: RunContext) -> _Extractors:
                 raise _no_evaluator_error(ctx.path, cfg, spec)
             extractor = classifier
         else:
-            extractor = build_extractor(extractor, inception_weights=opts.inception_weights, device=ctx.device)
+            extractor = build_extractor(extractor, inception_weights=opts.inception_weights, device=ctx.device,
+                                        is_logits=opts.is_logits, resize=opts.resize, weights=opts.weights,
+                                        download=opts.download)
     info, notes, joint = {}, [], None
     if isinstance(classifier, LeNetExtractor):
         ev = classifier.model
@@ -248,7 +251,12 @@ def _images(ctx: RunContext) -> Measurement:
             requested = dist.gather_rows(requested)
     with out.timed("metrics"):
         classes = _class_inputs(ctx, ext, fake, requested) if "modes" in ctx.metrics else None
-        out.values, out.skipped = image_metrics(ctx.metrics, fake, ref, seed=opts.seed, classes=classes)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            out.values, out.skipped = image_metrics(ctx.metrics, fake, ref, seed=opts.seed, classes=classes)
+        for w in caught:  # FID below the feature dimension, KID below its subset size: said in eval.md
+            ext.notes.append(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if ext.notes:
         out.info["notes"] = list(ext.notes)
     return out
