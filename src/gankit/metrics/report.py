@@ -8,8 +8,8 @@ __all__ = ["write_report", "write_results"]
 _LABELS = {
     "fid": ("FID", "lower is better"),
     "fid_samples": ("FID samples", "samples behind the FID (biased upwards when not above the feature dimension)"),
-    "cmmd": ("CMMD", "RBF MMD² ×1000 on unit-norm features (σ = 10); CMMD proper with the clip extractor"),
     "kid": ("KID", "unbiased MMD², lower is better; ± std over subsets"),
+    "cmmd": ("CMMD", "RBF MMD² ×1000 on unit-norm features (σ = 10); CMMD proper with the clip extractor"),
     "is": ("IS", "higher is better; ± std over splits"),
     "is_real": ("IS of real data", "the same classifier on real images: the ceiling"),
     "precision": ("precision (k=3)", "fraction of samples on the real manifold"),
