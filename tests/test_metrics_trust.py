@@ -229,3 +229,18 @@ def test_cmmd_metric_in_evaluate(tmp_path):
     gankit.train(tiny(steps=1), run)
     result = evaluate_run(run, n=50, extractor="pixels", metrics="cmmd", cache_dir=tmp_path / "c", write=False)
     assert result["metrics"]["cmmd"] > 0
+
+
+def test_clip_extractor_reads_an_openai_layout_weights_file(tmp_path):
+    from open_clip.model import CLIP
+
+    torch.manual_seed(0)  # a tiny CLIP in OpenAI's state-dict layout (heads = width // 64, as OpenAI's)
+    model = CLIP(embed_dim=8, vision_cfg=dict(layers=1, width=64, patch_size=14, image_size=28, head_width=64),
+                 text_cfg=dict(layers=1, width=64, heads=1, context_length=77, vocab_size=49408), quick_gelu=True)
+    torch.save(model.state_dict(), tmp_path / "clip.pt")
+    from gankit.metrics.foundation import build_foundation_extractor
+
+    ext = build_foundation_extractor("clip", weights=tmp_path / "clip.pt")
+    assert ext.size == 28 and len(ext.identity) == 16
+    e = ext.extract(_images(2, size=28).float() / 127.5 - 1)["features"]
+    assert e.shape == (2, 8) and torch.allclose(e.norm(dim=1), torch.ones(2), atol=1e-5)

@@ -207,4 +207,5 @@ def build_foundation_extractor(name: str, *, weights=None, download: bool = Fals
     except ImportError:
         raise GankitError("the clip extractor needs open_clip: pip install 'gankit[foundation]'") from None
     model = open_clip.load_openai_model(str(file), precision="fp32", device="cpu")
-    return CLIPExtractor(model, device, identity)
+    size = model.visual.image_size
+    return CLIPExtractor(model, device, identity, size=size[0] if isinstance(size, tuple) else int(size))
