@@ -7,13 +7,14 @@ training data (dataset, root, split, size from its config.json) through the same
 cached on disk (:mod:`gankit.metrics.cache`).
 
 Image runs: FID (Heusel et al. 2017) against the full reference statistics; KID (Bińkowski et
-al. 2018; 100 subsets of ≤1,000); IS (Salimans et al. 2016; 10 splits) from the extractor's
-classifier, with the real data's IS for scale; precision/recall (k=3) and density/coverage (k=5)
+al. 2018; 100 subsets of ≤1,000, std null when a subset is a whole set); CMMD's estimator
+(Jayasumana et al. 2024; CMMD proper with the clip extractor); IS (Salimans et al. 2016; 10
+splits; Inception: unbiased logits by default) from the extractor's classifier, with the real data's IS for scale; precision/recall (k=3) and density/coverage (k=5)
 on min(n, reference size) samples and as many seeded real images; with a classifier for the
 dataset's classes, classes seen and KL(predicted histogram || uniform), and for conditional
 runs the accuracy of the classifier on the requested labels and KL(requested || predicted).
-2-D toy runs (ring, grid): the mode metrics of :func:`toy_mode_metrics` and PR/DC on the raw
-coordinates instead. Results go to ``eval.json`` and ``eval.md`` in the run directory.
+2-D toy runs (ring, grid): the mode metrics of :func:`toy_mode_metrics` and PR/DC on the raw,
+unclamped coordinates instead. Results go to ``eval.json`` and ``eval.md`` in the run directory.
 
 The options are one :class:`~gankit.metrics.options.EvalOptions`; the image metrics are
 registered by name in :mod:`gankit.metrics.registry`; eval.md is written by :mod:`gankit.metrics.report`.
