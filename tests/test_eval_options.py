@@ -2,8 +2,10 @@
 
 EXPECTED holds eval.json of three tiny runs as gankit wrote it before EvalOptions (commit 1ded19e,
 on the 2-core development CPU with one thread), with the temporary folder written as ``TMP`` and
-the wall times reduced to their keys. Training and evaluation are bit-identical on one machine for
-the same seed and thread count (docs/reliability.md); floats are compared to 1e-6 relative.
+the wall times reduced to their keys, then updated once for issue 20 (notes on FID below the feature
+dimension and KID below its subset size, ``fid_samples``, the ``cmmd`` metric, ``kid_std`` null for
+sets smaller than the subset, and the ring scored on unclamped samples with ``modes_strict``).
+Training and evaluation are bit-identical on one machine for the same seed and thread count (docs/reliability.md); floats are compared to 1e-6 relative.
 """
 from __future__ import annotations
 
@@ -71,60 +73,133 @@ def assert_same(got, expected, where="result"):
         assert type(got) is type(expected) and got == expected, (where, got, expected)
 
 
-EXPECTED = {
-    "pixels": {
-        "run": "TMP/run", "data": "digits", "split": "train", "shape": [1, 8, 8], "conditional": False,
-        "n": 40, "seed": 0, "ema": True, "metrics_requested": ["fid", "kid", "is", "pr", "modes"],
-        "extractor": {"name": "pixels", "identity": ""},
-        "reference": {"count": 1797, "cache_file": "TMP/c/digits-train-8px-pixels-n1797-ac2213023a1d.safetensors",
-                      "cached": False},
-        "metrics": {"fid": 45.760903141972285, "kid": 1.9170470574684262, "kid_std": 0.058427353175091935,
-                    "precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0},
-        "skipped": {"is": "the extractor has no classifier (use lenet or inception)",
-                    "modes": "class metrics need an evaluator for this dataset (--evaluator)"},
-        "time_s": ["reference", "sample", "features", "metrics", "total"],
-    },
-    "pixels-cgan-evaluator": {
-        "run": "TMP/run", "data": "digits", "split": "train", "shape": [1, 8, 8], "conditional": True, "n": 50,
-        "seed": 3, "ema": True, "metrics_requested": ["fid", "kid", "is", "pr", "modes"],
-        "evaluator": {"identity": "fc50fccefee741a1", "dataset": "digits", "held_out_accuracy": None,
-                      "image_size": 8},
-        "extractor": {"name": "pixels", "identity": ""},
-        "reference": {"count": 300, "cache_file": "TMP/c/digits-train-8px-pixels-n300-abae03113919.safetensors",
-                      "cached": False},
-        "metrics": {"fid": 45.91575241344364, "kid": 1.928154196217322, "kid_std": 0.04395725484941561,
-                    "precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0, "classes_seen": 1,
-                    "num_classes": 10, "class_kl": 2.302585092994046, "class_accuracy": 0.1,
-                    "class_kl_to_target": None},
-        "non_finite": {"class_kl_to_target": "inf"},
-        "skipped": {"is": "the extractor has no classifier (use lenet or inception)"},
-        "time_s": ["reference", "sample", "features", "metrics", "total"],
-    },
-    "lenet": {
-        "run": "TMP/run", "data": "digits", "split": "train", "shape": [1, 8, 8], "conditional": False,
-        "n": 60, "seed": 0, "ema": False, "metrics_requested": ["modes", "is", "fid", "kid", "pr"],
-        "evaluator": {"identity": "fc50fccefee741a1", "dataset": "digits", "held_out_accuracy": None,
-                      "image_size": 8},
-        "extractor": {"name": "lenet", "identity": "fc50fccefee741a1"},
-        "reference": {"count": 1797,
-                      "cache_file": "TMP/c/digits-train-8px-lenet_fc50fccefee741a1-n1797-ac2213023a1d.safetensors",
-                      "cached": False},
-        "metrics": {"fid": 0.6942174817607072, "kid": 0.05037496096821858, "kid_std": 0.0018324661287023342,
-                    "is": 1.0000000148705723, "is_std": 8.703667398006565e-09, "is_real": 1.0017098136660727,
-                    "is_real_std": 0.0004981712908206839, "precision": 0.0, "recall": 0.0, "density": 0.0,
-                    "coverage": 0.0, "classes_seen": 1, "num_classes": 10, "class_kl": 2.302585092994046},
-        "time_s": ["reference", "sample", "features", "metrics", "total"],
-    },
-    "ring": {
-        "run": "TMP/run", "data": "ring", "split": "train", "shape": [2], "conditional": False, "n": 100,
-        "seed": 0, "ema": True, "metrics_requested": ["fid", "modes", "pr"],
-        "metrics": {"modes": 0, "num_modes": 8, "high_quality": 0.0, "reverse_kl": None, "precision": 0.0,
-                    "recall": 0.0, "density": 0.0, "coverage": 0.0},
-        "non_finite": {"reverse_kl": "nan"},
-        "skipped": {"fid": "an image metric; 2-D runs get the toy mode metrics and PR/DC on coordinates"},
-        "time_s": ["sample", "metrics", "total"],
-    },
-}
+EXPECTED = {'pixels': {'run': 'TMP/run',
+            'data': 'digits',
+            'split': 'train',
+            'shape': [1, 8, 8],
+            'conditional': False,
+            'n': 40,
+            'seed': 0,
+            'ema': True,
+            'metrics_requested': ['fid', 'kid', 'cmmd', 'is', 'pr', 'modes'],
+            'extractor': {'name': 'pixels', 'identity': ''},
+            'reference': {'count': 1797,
+                          'cache_file': 'TMP/c/digits-train-8px-pixels-n1797-ac2213023a1d.safetensors',
+                          'cached': False},
+            'notes': ['FID from 40 samples in 64 feature dimensions: the covariance is rank-deficient and the '
+                      'estimate is biased upwards; use more than 64 samples',
+                      'KID: 40 samples and subset size 1000: every subset of the smaller set is the whole set, '
+                      'so the std over subsets is not reported (NaN); use more samples than the subset size'],
+            'metrics': {'fid': 45.760903141972285,
+                        'fid_samples': 40,
+                        'kid': 1.9170470574684262,
+                        'kid_std': None,
+                        'cmmd': 9.968625013442534,
+                        'precision': 0.0,
+                        'recall': 0.0,
+                        'density': 0.0,
+                        'coverage': 0.0},
+            'non_finite': {'kid_std': 'nan'},
+            'skipped': {'is': 'the extractor has no classifier (use lenet or inception)',
+                        'modes': 'class metrics need an evaluator for this dataset (--evaluator)'},
+            'time_s': ['reference', 'sample', 'features', 'metrics', 'total']},
+ 'pixels-cgan-evaluator': {'run': 'TMP/run',
+                           'data': 'digits',
+                           'split': 'train',
+                           'shape': [1, 8, 8],
+                           'conditional': True,
+                           'n': 50,
+                           'seed': 3,
+                           'ema': True,
+                           'metrics_requested': ['fid', 'kid', 'cmmd', 'is', 'pr', 'modes'],
+                           'evaluator': {'identity': 'fc50fccefee741a1',
+                                         'dataset': 'digits',
+                                         'held_out_accuracy': None,
+                                         'image_size': 8},
+                           'extractor': {'name': 'pixels', 'identity': ''},
+                           'reference': {'count': 300,
+                                         'cache_file': 'TMP/c/digits-train-8px-pixels-n300-abae03113919.safetensors',
+                                         'cached': False},
+                           'notes': ['FID from 50 samples in 64 feature dimensions: the covariance is '
+                                     'rank-deficient and the estimate is biased upwards; use more than 64 '
+                                     'samples',
+                                     'KID: 50 samples and subset size 1000: every subset of the smaller set is '
+                                     'the whole set, so the std over subsets is not reported (NaN); use more '
+                                     'samples than the subset size'],
+                           'metrics': {'fid': 45.91575241344364,
+                                       'fid_samples': 50,
+                                       'kid': 1.928154196217322,
+                                       'kid_std': None,
+                                       'cmmd': 13.52837616758662,
+                                       'precision': 0.0,
+                                       'recall': 0.0,
+                                       'density': 0.0,
+                                       'coverage': 0.0,
+                                       'classes_seen': 1,
+                                       'num_classes': 10,
+                                       'class_kl': 2.302585092994046,
+                                       'class_accuracy': 0.1,
+                                       'class_kl_to_target': None},
+                           'non_finite': {'class_kl_to_target': 'inf', 'kid_std': 'nan'},
+                           'skipped': {'is': 'the extractor has no classifier (use lenet or inception)'},
+                           'time_s': ['reference', 'sample', 'features', 'metrics', 'total']},
+ 'lenet': {'run': 'TMP/run',
+           'data': 'digits',
+           'split': 'train',
+           'shape': [1, 8, 8],
+           'conditional': False,
+           'n': 60,
+           'seed': 0,
+           'ema': False,
+           'metrics_requested': ['modes', 'is', 'fid', 'kid', 'pr'],
+           'evaluator': {'identity': 'fc50fccefee741a1',
+                         'dataset': 'digits',
+                         'held_out_accuracy': None,
+                         'image_size': 8},
+           'extractor': {'name': 'lenet', 'identity': 'fc50fccefee741a1'},
+           'reference': {'count': 1797,
+                         'cache_file': 'TMP/c/digits-train-8px-lenet_fc50fccefee741a1-n1797-ac2213023a1d.safetensors',
+                         'cached': False},
+           'notes': ['KID: 60 samples and subset size 1000: every subset of the smaller set is the whole set, '
+                     'so the std over subsets is not reported (NaN); use more samples than the subset size'],
+           'metrics': {'fid': 0.6942174817607072,
+                       'fid_samples': 60,
+                       'kid': 0.05037496096821858,
+                       'kid_std': None,
+                       'is': 1.0000000148705723,
+                       'is_std': 8.703667398006565e-09,
+                       'is_real': 1.0017098136660727,
+                       'is_real_std': 0.0004981712908206839,
+                       'precision': 0.0,
+                       'recall': 0.0,
+                       'density': 0.0,
+                       'coverage': 0.0,
+                       'classes_seen': 1,
+                       'num_classes': 10,
+                       'class_kl': 2.302585092994046},
+           'non_finite': {'kid_std': 'nan'},
+           'time_s': ['reference', 'sample', 'features', 'metrics', 'total']},
+ 'ring': {'run': 'TMP/run',
+          'data': 'ring',
+          'split': 'train',
+          'shape': [2],
+          'conditional': False,
+          'n': 100,
+          'seed': 0,
+          'ema': True,
+          'metrics_requested': ['fid', 'modes', 'pr'],
+          'metrics': {'modes': 0,
+                      'modes_strict': 0,
+                      'num_modes': 8,
+                      'high_quality': 0.0,
+                      'reverse_kl': None,
+                      'precision': 0.0,
+                      'recall': 0.0,
+                      'density': 0.0,
+                      'coverage': 0.0},
+          'non_finite': {'reverse_kl': 'nan'},
+          'skipped': {'fid': 'an image metric; 2-D runs get the toy mode metrics and PR/DC on coordinates'},
+          'time_s': ['sample', 'metrics', 'total']}}
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +221,7 @@ def test_eval_json_is_unchanged(name, tmp_path, evaluator):
     (dict(batch_size=0), "--batch-size must be at least 1 (got 0)"),
     (dict(n_ref=1), "--n-ref must be at least 2 (got 1)"),
     (dict(n=2.5), "--n must be a whole number (got 2.5)"),
-    (dict(metrics="fid,bogus"), "unknown metric bogus; choose from: fid, kid, is, pr, modes"),
+    (dict(metrics="fid,bogus"), "unknown metric bogus; choose from: fid, kid, cmmd, is, pr, modes"),
 ])
 def test_options_validation_is_one_line(kwargs, message, tmp_path):
     from gankit.metrics import EvalOptions
@@ -208,7 +283,7 @@ def test_metrics_are_registered_by_name():
     from gankit.metrics.evaluate import METRICS, parse_metrics
     from gankit.metrics.registry import image_metrics, metric_names
 
-    assert METRICS == metric_names() == ("fid", "kid", "is", "pr", "modes")
+    assert METRICS == metric_names() == ("fid", "kid", "cmmd", "is", "pr", "modes")
     assert parse_metrics(None) == list(METRICS) and parse_metrics(None, "points") == ["modes", "pr"]
     assert parse_metrics(" KID, fid ,kid") == ["kid", "fid"]
     with pytest.raises(GankitError, match=r"unknown metric \(none\)"):
@@ -221,7 +296,7 @@ def test_metrics_are_registered_by_name():
 
     fake = {"features": torch.randn(32, 3, generator=torch.Generator().manual_seed(1))}
     values, skipped = image_metrics(["modes", "is", "pr", "fid"], fake, Ref())
-    assert list(values) == ["fid", "precision", "recall", "density", "coverage"]
+    assert list(values) == ["fid", "fid_samples", "precision", "recall", "density", "coverage"]
     assert list(skipped) == ["is", "modes"] and "no classifier" in skipped["is"]
     assert "--evaluator" in skipped["modes"]
     _, skipped = image_metrics(["modes"], fake, Ref(), classes="digits is unlabelled")

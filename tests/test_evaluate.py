@@ -131,8 +131,10 @@ def test_evaluate_digits_end_to_end(tmp_path, digits_evaluator, capsys):
     assert "fid" in capsys.readouterr().out
     result = json.loads((run / "eval.json").read_text())
     m = result["metrics"]
-    _finite(m, ["fid", "kid", "kid_std", "is", "is_std", "is_real", "precision", "recall", "density",
+    _finite(m, ["fid", "kid", "is", "is_std", "is_real", "precision", "recall", "density",
                 "coverage", "classes_seen", "class_kl"])
+    # Issue 20 item 3: 200 samples < KID's subset size 1000, every subset is the whole set: no std.
+    assert m["kid_std"] is None and result["non_finite"]["kid_std"] == "nan"
     assert m["fid"] > 0 and 1 <= m["is"] <= 10 and 1 <= m["classes_seen"] <= 10 and m["num_classes"] == 10
     assert result["reference"]["count"] == 1797 and result["reference"]["cached"] is False
     assert result["extractor"]["name"] == "lenet" and "class_accuracy" not in m  # unconditional
@@ -166,21 +168,58 @@ def test_evaluate_conditional_run_reports_class_agreement(tmp_path, digits_evalu
     assert torch.bincount(y, minlength=10).tolist() == [10] * 10
 
 
-def test_evaluate_ring_gives_toy_metrics(tmp_path):
-    run = tmp_path / "ring"
-    gankit.train(tiny(data="ring", model="mlp", num_points=512, steps=3, batch_size=64), run)
-    assert main(["evaluate", str(run), "--n", "400", "--metrics", "fid,modes,pr"]) == 0
+def _mixture_generator(G, data: str):
+    """``G`` whose forward draws from the true mixture of ``data`` (the z's first coordinates
+    pick the mode and the noise), so evaluate's answer is known."""
+    from gankit.data.toy import TOY_MODES
+
+    centres_fn, std = TOY_MODES[data]
+    centres = centres_fn()
+
+    def forward(z, y=None):
+        mode = (z[:, 0].abs() * 1e4).long() % len(centres)
+        return centres[mode] + std * z[:, 1:3]
+
+    G.forward = forward
+    return G
+
+
+@pytest.mark.parametrize("data, num_modes", [("ring", 8), ("grid", 25)])
+def test_evaluate_toy_run_scores_the_true_mixture_as_perfect(tmp_path, monkeypatch, data, num_modes):
+    # Issue 20 item 1: samples were clamped to [-1, 1], so a perfect ring sampler scored 0/8 modes.
+    import gankit.pretrained
+
+    run = tmp_path / data
+    gankit.train(tiny(data=data, model="mlp", num_points=512, steps=2, batch_size=64), run)
+    real_load = gankit.pretrained.load
+    monkeypatch.setattr(gankit.pretrained, "load", lambda *a, **k: _mixture_generator(real_load(*a, **k), data))
+    assert main(["evaluate", str(run), "--n", "5000", "--metrics", "fid,modes,pr"]) == 0
     result = json.loads((run / "eval.json").read_text())
     m = result["metrics"]
-    assert m["num_modes"] == 8 and 0 <= m["modes"] <= 8 and 0 <= m["high_quality"] <= 1
-    _finite(m, ["modes", "high_quality", "precision", "recall", "density", "coverage"])
-    assert "fid" in result["skipped"] and "fid" not in m
-    assert "high quality" in (run / "eval.md").read_text()
-    x, _ = sample_generator(gankit.load(run), 400, seed=0)
-    from gankit.data.toy import RING_STD, ring_centres
+    # A perfect 2-D sampler: 1 - exp(-9/2) = 98.89% within 3σ, every mode, reverse KL ≈ 0.
+    assert m["high_quality"] == pytest.approx(1 - math.exp(-4.5), abs=0.005)
+    assert m["modes"] == m["modes_strict"] == m["num_modes"] == num_modes
+    assert 0 <= m["reverse_kl"] < 0.01
+    assert m["precision"] > 0.9 and m["recall"] > 0.9 and m["coverage"] > 0.9
+    assert "fid" in result["skipped"] and "high quality" in (run / "eval.md").read_text()
 
-    direct = toy_mode_metrics(x, ring_centres(), RING_STD)
-    assert m["high_quality"] == direct["high_quality"] and m["modes"] == direct["modes"]
+
+@pytest.mark.parametrize("data", ["ring", "grid"])
+def test_evaluate_agrees_with_the_toy_benchmark_on_a_short_real_run(tmp_path, data):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench import toy_modes
+
+    run = tmp_path / data
+    row = toy_modes.run_config(data, "nonsaturating", 0, 400, run_dir=run)  # trains and scores itself
+    # The benchmark's protocol: 2,500 samples of the EMA (if any) generator, noise seed 10,000 + seed.
+    m = evaluate_run(run, n=toy_modes.N_SAMPLES, seed=10_000, metrics="modes", write=False)["metrics"]
+    for key in ("modes", "modes_strict", "num_modes", "high_quality"):
+        assert m[key] == row[key], key
+    assert m["reverse_kl"] == pytest.approx(row["reverse_kl"], abs=1e-9)
+    assert row["high_quality"] > 0 and row["modes"] >= 1  # a real, partly trained generator: not all-zero
 
 
 def test_evaluate_with_inception_extractor(tmp_path, digits_evaluator):

@@ -12,7 +12,7 @@ def register(subparsers) -> None:
                     "Writes RUN/eval.json and RUN/eval.md. 2-D toy runs get the mode metrics instead.")
     p.add_argument("run", help="run directory (from gankit train)")
     p.add_argument("--metrics", default=None,
-                   help="comma-separated subset of fid,kid,is,pr,modes (default: all that apply; "
+                   help="comma-separated subset of fid,kid,cmmd,is,pr,modes (default: all that apply; "
                         "pr = precision/recall k=3 and density/coverage k=5)")
     p.add_argument("--n", "--num-samples", dest="n", type=int, default=10_000,
                    help="generated samples (default 10000; spell it --num-samples under torchrun, whose "
@@ -20,10 +20,20 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise seed for the samples")
     p.add_argument("--evaluator", default=None, metavar="PATH",
                    help="evaluator folder from `gankit train-evaluator` (lenet features and classes)")
-    p.add_argument("--extractor", default="lenet", choices=("lenet", "inception", "pixels"),
-                   help="feature space (default lenet, which needs --evaluator)")
+    p.add_argument("--extractor", default="lenet", choices=("lenet", "inception", "pixels", "dinov2", "clip"),
+                   help="feature space (default lenet, which needs --evaluator); dinov2: FD-DINOv2 "
+                        "(ViT-L/14), clip: CLIP ViT-L/14@336px for CMMD (both need --weights or --download-weights)")
     p.add_argument("--inception-weights", default=None, metavar="PATH",
                    help="pt_inception-2015-12-05 weights for --extractor inception")
+    p.add_argument("--is-logits", default="unbiased", choices=("unbiased", "biased"),
+                   help="Inception Score logits: unbiased pool3·Wᵀ (default; Salimans et al.'s code, "
+                        "torch-fidelity) or fc with bias")
+    p.add_argument("--resize", default="legacy-pytorch-fid", choices=("legacy-pytorch-fid", "clean"),
+                   help="resize into Inception: pytorch-fid's bilinear (default) or clean-fid's 'clean' bicubic")
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="weights file of the dinov2 / clip extractor")
+    p.add_argument("--download-weights", action="store_true",
+                   help="download the dinov2 / clip weights (checked against their SHA-256) into the cache")
     p.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="reference feature cache (default $GANKIT_CACHE or ~/.cache/gankit/stats)")
     p.add_argument("--n-ref", type=int, default=50_000, help="at most this many real images (default 50000)")
@@ -40,7 +50,8 @@ def run(args) -> int:
     options = EvalOptions(metrics=args.metrics, n=args.n, seed=args.seed, extractor=args.extractor,
                           evaluator=args.evaluator, inception_weights=args.inception_weights,
                           cache_dir=args.cache_dir, n_ref=args.n_ref, ema=not args.no_ema,
-                          device=args.device, batch_size=args.batch_size)
+                          device=args.device, batch_size=args.batch_size, is_logits=args.is_logits,
+                          resize=args.resize, weights=args.weights, download=args.download_weights)
     result = evaluate_run(args.run, options)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -1,5 +1,6 @@
 """Evaluation: feature extractors and the metrics computed from their features."""
 from .cache import FeatureCache, ReferenceFeatures
+from .cmmd import cmmd, rbf_mmd2
 from .evaluate import evaluate_run, sample_generator
 from .features import FeatureExtractor, InceptionExtractor, LeNetExtractor, PixelExtractor, build_extractor
 from .frechet import feature_statistics, fid_from_features, frechet_distance
@@ -12,7 +13,7 @@ from .prdc import density_coverage, prdc, precision_recall
 from .stacked import stacked_mnist_modes
 
 __all__ = ["frechet_distance", "feature_statistics", "fid_from_features", "kernel_inception_distance",
-           "polynomial_mmd2", "inception_score", "precision_recall", "density_coverage", "prdc",
+           "polynomial_mmd2", "cmmd", "rbf_mmd2", "inception_score", "precision_recall", "density_coverage", "prdc",
            "toy_mode_metrics", "class_distribution_kl", "count_modes", "class_kl_to_target",
            "FeatureExtractor", "LeNetExtractor", "InceptionExtractor", "PixelExtractor", "build_extractor",
            "FeatureCache", "ReferenceFeatures", "LeNet", "train_lenet", "train_evaluator", "save_evaluator",

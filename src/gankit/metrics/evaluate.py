@@ -7,13 +7,14 @@ training data (dataset, root, split, size from its config.json) through the same
 cached on disk (:mod:`gankit.metrics.cache`).
 
 Image runs: FID (Heusel et al. 2017) against the full reference statistics; KID (Bińkowski et
-al. 2018; 100 subsets of ≤1,000); IS (Salimans et al. 2016; 10 splits) from the extractor's
-classifier, with the real data's IS for scale; precision/recall (k=3) and density/coverage (k=5)
+al. 2018; 100 subsets of ≤1,000, std null when a subset is a whole set); CMMD's estimator
+(Jayasumana et al. 2024; CMMD proper with the clip extractor); IS (Salimans et al. 2016; 10
+splits; Inception: unbiased logits by default) from the extractor's classifier, with the real data's IS for scale; precision/recall (k=3) and density/coverage (k=5)
 on min(n, reference size) samples and as many seeded real images; with a classifier for the
 dataset's classes, classes seen and KL(predicted histogram || uniform), and for conditional
 runs the accuracy of the classifier on the requested labels and KL(requested || predicted).
-2-D toy runs (ring, grid): the mode metrics of :func:`toy_mode_metrics` and PR/DC on the raw
-coordinates instead. Results go to ``eval.json`` and ``eval.md`` in the run directory.
+2-D toy runs (ring, grid): the mode metrics of :func:`toy_mode_metrics` and PR/DC on the raw,
+unclamped coordinates instead. Results go to ``eval.json`` and ``eval.md`` in the run directory.
 
 The options are one :class:`~gankit.metrics.options.EvalOptions`; the image metrics are
 registered by name in :mod:`gankit.metrics.registry`; eval.md is written by :mod:`gankit.metrics.report`.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +47,12 @@ __all__ = ["evaluate_run", "EvalOptions", "RunContext", "Measurement", "sample_g
 
 @torch.no_grad()
 def sample_generator(G, n: int, seed: int = 0, batch_size: int = 500,
-                     device: str | torch.device = "cpu", rows: tuple[int, int] | None = None
-                     ) -> tuple[Tensor, Tensor | None]:
+                     device: str | torch.device = "cpu", rows: tuple[int, int] | None = None,
+                     clamp: bool = True) -> tuple[Tensor, Tensor | None]:
     """``n`` samples of ``G`` (CPU tensor) and the requested labels (balanced) for conditional G.
-    ``rows=(lo, hi)`` generates only those rows of the same n (one process's share)."""
+    ``rows=(lo, hi)`` generates only those rows of the same n (one process's share). ``clamp``:
+    clip to the image range [-1, 1]; never for 2-D points (toy generators have no tanh and the
+    ring has radius 2)."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, G.z_dim, generator=g)
     y = None
@@ -59,7 +63,8 @@ def sample_generator(G, n: int, seed: int = 0, batch_size: int = 500,
     with evaluating(G):
         out = [G(zb.to(device), None if y is None else yb.to(device)).float().cpu()
                for zb, yb in zip(z.split(batch_size), (y if y is not None else z).split(batch_size))]
-    return torch.cat(out).clamp_(-1, 1), y
+    x = torch.cat(out)
+    return (x.clamp_(-1, 1) if clamp else x), y
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def _points(ctx: RunContext) -> Measurement:
 
     opts, cfg, out = ctx.options, ctx.cfg, Measurement()
     with out.timed("sample"):
-        x, _ = sample_generator(ctx.G, opts.n, opts.seed, opts.batch_size, ctx.device)
+        x, _ = sample_generator(ctx.G, opts.n, opts.seed, opts.batch_size, ctx.device, clamp=False)
     for m in ctx.metrics:
         if m not in POINT_METRICS:
             out.skipped[m] = "an image metric; 2-D runs get the toy mode metrics and PR/DC on coordinates"
@@ -196,7 +201,9 @@ def _resolve_extractors(ctx: RunContext) -> _Extractors:
                 raise _no_evaluator_error(ctx.path, cfg, spec)
             extractor = classifier
         else:
-            extractor = build_extractor(extractor, inception_weights=opts.inception_weights, device=ctx.device)
+            extractor = build_extractor(extractor, inception_weights=opts.inception_weights, device=ctx.device,
+                                        is_logits=opts.is_logits, resize=opts.resize, weights=opts.weights,
+                                        download=opts.download)
     info, notes, joint = {}, [], None
     if isinstance(classifier, LeNetExtractor):
         ev = classifier.model
@@ -245,7 +252,12 @@ def _images(ctx: RunContext) -> Measurement:
             requested = dist.gather_rows(requested)
     with out.timed("metrics"):
         classes = _class_inputs(ctx, ext, fake, requested) if "modes" in ctx.metrics else None
-        out.values, out.skipped = image_metrics(ctx.metrics, fake, ref, seed=opts.seed, classes=classes)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            out.values, out.skipped = image_metrics(ctx.metrics, fake, ref, seed=opts.seed, classes=classes)
+        for w in caught:  # FID below the feature dimension, KID below its subset size: said in eval.md
+            ext.notes.append(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if ext.notes:
         out.info["notes"] = list(ext.notes)
     return out

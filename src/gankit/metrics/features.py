@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["FeatureExtractor", "LeNetExtractor", "InceptionExtractor", "PixelExtractor",
-           "build_extractor", "EXTRACTORS"]
+           "build_extractor", "clean_resize", "EXTRACTORS", "IS_LOGITS", "RESIZE_MODES"]
 
-EXTRACTORS = ("lenet", "inception", "pixels")
+EXTRACTORS = ("lenet", "inception", "pixels", "dinov2", "clip")
 
 
 class FeatureExtractor:
@@ -106,21 +106,61 @@ class LeNetExtractor(FeatureExtractor):
         return torch.cat(feats, dim=1), logp
 
 
+IS_LOGITS = ("unbiased", "biased")
+#: How images reach Inception's 299x299 input. ``legacy-pytorch-fid`` (default, comparable with
+#: pytorch-fid and most published FIDs): ``F.interpolate`` bilinear, ``align_corners=False``, no
+#: antialiasing, on the float images. ``clean`` (Parmar et al. 2022, clean-fid's default mode):
+#: images quantised to uint8 as if saved, then each channel resized by PIL's bicubic filter in
+#: float ('F' mode, antialiased), clipped to [0, 255], not re-quantised.
+RESIZE_MODES = ("legacy-pytorch-fid", "clean")
+
+
+def clean_resize(x: Tensor, size: int) -> Tensor:
+    """clean-fid's ``clean`` resize of images in [-1, 1] to ``size`` x ``size``, back in [-1, 1]."""
+    import numpy as np
+    from PIL import Image
+
+    u8 = ((x.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    out = np.empty((*u8.shape[:2], size, size), dtype=np.float32)
+    for i, img in enumerate(u8):
+        for c, ch in enumerate(img):
+            r = Image.fromarray(ch.astype(np.float32), mode="F").resize((size, size), resample=Image.BICUBIC)
+            out[i, c] = np.asarray(r).clip(0, 255)
+    return torch.from_numpy(out).div_(127.5).sub_(1.0).to(x.device)
+
+
 class InceptionExtractor(FeatureExtractor):
-    """Pool3 features and 1008 logits of :class:`~gankit.metrics.inception.FIDInceptionV3`."""
+    """Pool3 features and 1008 logits of :class:`~gankit.metrics.inception.FIDInceptionV3`.
+
+    ``is_logits``: ``"unbiased"`` (default) pool3 · Wᵀ, the logits of Salimans et al.'s
+    released IS code (it multiplies pool3 by the weight of ``softmax/logits/MatMul`` alone) and
+    torch-fidelity's default ``logits_unbiased``: the definition that reproduces published
+    Inception Scores; ``"biased"``: fc with bias (pytorch-fid-style ports, StudioGAN's
+    torchvision-style Inception). ``resize``: see :data:`RESIZE_MODES`.
+    """
 
     name = "inception"
     batch_size = 50
     num_classes = 1008
 
-    def __init__(self, model: nn.Module, device: str | torch.device = "cpu", identity: str | None = None):
+    def __init__(self, model: nn.Module, device: str | torch.device = "cpu", identity: str | None = None,
+                 is_logits: str = "unbiased", resize: str = "legacy-pytorch-fid"):
         super().__init__(device)
+        if is_logits not in IS_LOGITS:
+            raise ValueError(f"is_logits must be one of {IS_LOGITS}, not {is_logits!r}")
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, not {resize!r}")
         self.model = model.to(self.device).eval().requires_grad_(False)
-        self.identity = identity or _state_hash(model)
+        self.is_logits, self.resize = is_logits, resize
+        # the logits and the resize change the cached reference: both are part of the identity
+        self.identity = "-".join([identity or _state_hash(model), {"unbiased": "ub", "biased": "b"}[is_logits]]
+                                 + (["clean"] if resize == "clean" else []))
 
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.resize == "clean":
+            x = clean_resize(x, 299)
         out = self.model(x)
-        return out["pool"], out["logits"]
+        return out["pool"], out["logits_unbiased" if self.is_logits == "unbiased" else "logits"]
 
 
 class PixelExtractor(FeatureExtractor):
@@ -141,8 +181,9 @@ def _state_hash(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def build_extractor(name: str, *, evaluator=None, inception_weights=None,
-                    device: str | torch.device = "cpu") -> FeatureExtractor:
+def build_extractor(name: str, *, evaluator=None, inception_weights=None, device: str | torch.device = "cpu",
+                    is_logits: str = "unbiased", resize: str = "legacy-pytorch-fid",
+                    weights=None, download: bool = False) -> FeatureExtractor:
     """An extractor by name; ``evaluator`` is a folder or a loaded LeNet for ``lenet``."""
     from ..errors import GankitError
 
@@ -160,7 +201,11 @@ def build_extractor(name: str, *, evaluator=None, inception_weights=None,
 
         file = find_inception_weights(inception_weights)
         identity = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
-        return InceptionExtractor(load_inception(file, device), device, identity)
+        return InceptionExtractor(load_inception(file, device), device, identity, is_logits, resize)
+    if name in ("dinov2", "clip"):
+        from .foundation import build_foundation_extractor
+
+        return build_foundation_extractor(name, weights=weights, download=download, device=device)
     if name == "pixels":
         return PixelExtractor(device)
     raise GankitError(f"unknown extractor {name!r}; choose one of: {', '.join(EXTRACTORS)}")

@@ -216,8 +216,10 @@ class FIDInceptionV3(nn.Module):
 
     ``forward(x)`` takes images in [-1, 1] of shape (N, C, H, W), C = 1 (repeated to RGB) or 3,
     of any size (resized to 299x299 bilinearly), and returns
-    ``{"pool": (N, 2048), "logits": (N, 1008)}``. FID uses "pool"; Inception Score the softmax
-    of "logits" (the unbiased logits are ``pool @ fc.weight.T``).
+    ``{"pool": (N, 2048), "logits": (N, 1008), "logits_unbiased": (N, 1008)}``. FID uses "pool";
+    Inception Score the softmax of "logits_unbiased" = ``pool @ fc.weight.T`` (the 2015 graph's
+    ``softmax/logits/MatMul`` without its bias, as Salimans et al.'s code and torch-fidelity read
+    it) or of "logits" (fc with bias, as pytorch-fid's and StudioGAN's torchvision-style fc).
 
     A freshly built model has random weights (a variance-preserving init, so activations stay
     O(1)); use :func:`load_inception` for the real ones. The state dict matches the
@@ -283,7 +285,7 @@ class FIDInceptionV3(nn.Module):
                       self.Mixed_7c):
             x = block(x)
         pool = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return {"pool": pool, "logits": self.fc(pool)}
+        return {"pool": pool, "logits": self.fc(pool), "logits_unbiased": pool @ self.fc.weight.T}
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,8 +8,16 @@ k(x, y) = (γ x·y + c)^d, γ = 1/D, c = 1, d = 3, averaged over random subsets:
 Subsets are drawn without replacement by ``np.random.RandomState(seed)``, the same draws as
 torch-fidelity for the same seed; the returned std is over subsets (``ddof=0``, as there).
 The unbiased estimate can be slightly negative when the two sets share a distribution.
+
+Subset rule: ``m = min(subset_size, N_a, N_b)``. torch-fidelity refuses sets smaller than the
+subset size (``kid_subset_size``, 1000); gankit warns and clips instead. When ``m`` equals a set's
+size, every subset of that set is the whole set, so the spread over subsets no longer measures
+the estimator's sampling error (with two such sets it is round-off, ~1e-16): the std is then NaN
+(null in eval.json). The mean is the unbiased MMD² either way.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -40,7 +48,8 @@ def kernel_inception_distance(feats_a, feats_b, num_subsets: int = 100, subset_s
                               seed: int = 0) -> tuple[float, float]:
     """KID (mean, std) of unbiased polynomial MMD² over ``num_subsets`` random subsets.
 
-    ``subset_size`` is clipped to ``min(len(feats_a), len(feats_b))``; deterministic given ``seed``.
+    ``subset_size`` is clipped to ``min(len(feats_a), len(feats_b))`` with a warning; the std is
+    NaN when a subset is a whole set (see the module docstring). Deterministic given ``seed``.
     """
     a, b = _features(feats_a, "feats_a", 2), _features(feats_b, "feats_b", 2)
     if a.shape[1] != b.shape[1]:
@@ -48,10 +57,15 @@ def kernel_inception_distance(feats_a, feats_b, num_subsets: int = 100, subset_s
     if num_subsets < 1 or subset_size < 2:
         raise ValueError("KID: num_subsets must be ≥ 1 and subset_size ≥ 2")
     m = min(subset_size, a.shape[0], b.shape[0])
+    whole = m in (a.shape[0], b.shape[0])  # that set is never resampled: the spread means nothing
+    if whole:
+        warnings.warn(f"KID: {min(a.shape[0], b.shape[0])} samples and subset size {subset_size}: every subset "
+                      f"of the smaller set is the whole set, so the std over subsets is not reported (NaN); "
+                      f"use more samples than the subset size", RuntimeWarning, stacklevel=2)
     rng = np.random.RandomState(seed)
     mmds = np.empty(num_subsets)
     for i in range(num_subsets):
         xa = a[rng.choice(a.shape[0], m, replace=False)]
         xb = b[rng.choice(b.shape[0], m, replace=False)]
         mmds[i] = polynomial_mmd2(xa, xb, degree, gamma, coef0)
-    return float(mmds.mean()), float(mmds.std())
+    return float(mmds.mean()), float("nan") if whole else float(mmds.std())

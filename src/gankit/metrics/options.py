@@ -23,6 +23,9 @@ class EvalOptions:
     FeatureExtractor; with another extractor, an ``evaluator`` still provides the class metrics.
     Real features are cached in ``cache`` (default: a FeatureCache in ``cache_dir``), from at most
     ``n_ref`` real images. ``ema``: the EMA weights when kept. ``write``: eval.json and eval.md.
+    ``is_logits``: Inception's IS logits, ``"unbiased"`` (pool3·Wᵀ, default) or ``"biased"``;
+    ``resize``: ``"legacy-pytorch-fid"`` (default) or ``"clean"``. ``weights``/``download``: the
+    dinov2 / clip extractors' weights file, or an opt-in, hash-checked download.
     """
 
     metrics: str | list[str] | None = None
@@ -38,6 +41,10 @@ class EvalOptions:
     batch_size: int = 500
     write: bool = True
     cache: FeatureCache | None = None
+    is_logits: str = "unbiased"
+    resize: str = "legacy-pytorch-fid"
+    weights: str | Path | None = None
+    download: bool = False
 
     def validate(self) -> EvalOptions:
         """``self``, or a one-line GankitError naming the first bad value."""
@@ -49,6 +56,11 @@ class EvalOptions:
                 raise GankitError(f"{flag} must be at least {least} (got {value})")
         if self.metrics is not None:
             parse_metrics(self.metrics)
+        from .features import IS_LOGITS, RESIZE_MODES
+
+        for flag, value, choices in (("--is-logits", self.is_logits, IS_LOGITS), ("--resize", self.resize, RESIZE_MODES)):
+            if value not in choices:
+                raise GankitError(f"{flag} must be one of {', '.join(choices)} (got {value!r})")
         return self
 
     def feature_cache(self) -> FeatureCache:

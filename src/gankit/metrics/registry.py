@@ -15,6 +15,9 @@ import torch
 from torch import Tensor
 
 from ..errors import GankitError
+import warnings
+
+from .cmmd import cmmd
 from .frechet import feature_statistics, frechet_distance
 from .inception_score import inception_score
 from .kid import kernel_inception_distance
@@ -92,14 +95,26 @@ def prdc_equal_size(real: Tensor, fake: Tensor, seed: int) -> dict:
 
 @register_metric("fid")
 def _fid(inp: MetricInputs) -> dict:
+    n, d = inp.fake["features"].shape
+    if min(n, len(inp.ref.features)) <= d:
+        warnings.warn(f"FID from {min(n, len(inp.ref.features))} samples in {d} feature dimensions: the covariance "
+                      f"is rank-deficient and the estimate is biased upwards; use more than {d} samples",
+                      RuntimeWarning, stacklevel=2)
     mu, sigma = feature_statistics(inp.fake["features"])
-    return {"fid": frechet_distance(mu, sigma, inp.ref.mu, inp.ref.sigma)}
+    return {"fid": frechet_distance(mu, sigma, inp.ref.mu, inp.ref.sigma), "fid_samples": n}
+
 
 
 @register_metric("kid")
 def _kid(inp: MetricInputs) -> dict:
     kid, std = kernel_inception_distance(inp.ref.features, inp.fake["features"], subset_size=1000, seed=inp.seed)
     return {"kid": kid, "kid_std": std}
+
+
+@register_metric("cmmd")
+def _cmmd(inp: MetricInputs) -> dict:
+    """CMMD's estimator on the extractor's features (true CMMD with ``--extractor clip``)."""
+    return {"cmmd": cmmd(inp.ref.features, inp.fake["features"])}
 
 
 @register_metric("is", needs="logits", without="the extractor has no classifier (use lenet or inception)")

@@ -7,7 +7,9 @@ __all__ = ["write_report", "write_results"]
 
 _LABELS = {
     "fid": ("FID", "lower is better"),
+    "fid_samples": ("FID samples", "samples behind the FID (biased upwards when not above the feature dimension)"),
     "kid": ("KID", "unbiased MMD², lower is better; ± std over subsets"),
+    "cmmd": ("CMMD", "RBF MMD² ×1000 on unit-norm features (σ = 10); CMMD proper with the clip extractor"),
     "is": ("IS", "higher is better; ± std over splits"),
     "is_real": ("IS of real data", "the same classifier on real images: the ceiling"),
     "precision": ("precision (k=3)", "fraction of samples on the real manifold"),
@@ -18,7 +20,8 @@ _LABELS = {
     "class_kl": ("class KL to uniform", "KL(predicted histogram || uniform), 0 is balanced"),
     "class_accuracy": ("class accuracy", "classifier agrees with the requested label"),
     "class_kl_to_target": ("class KL to requested", "KL(requested || predicted histogram)"),
-    "modes": ("modes captured", "modes with enough high-quality samples"),
+    "modes": ("modes captured", "modes nearest to at least one high-quality sample (VEEGAN, PacGAN)"),
+    "modes_strict": ("modes ≥ 20%", "modes with ≥ ceil(N/5M) high-quality samples (gankit's stricter count)"),
     "high_quality": ("high quality", "within 3σ of a centre; a perfect sampler scores 98.89%"),
     "reverse_kl": ("reverse KL", "KL(mode histogram || uniform), 0 is balanced"),
 }
@@ -49,7 +52,7 @@ def write_report(result: dict, path: str | Path) -> Path:
             value += f" ± {_fmt(m[key + '_std'])}"
         if key == "classes_seen":
             value += f" / {m['num_classes']}"
-        if key == "modes":
+        if key in ("modes", "modes_strict"):
             value += f" / {m['num_modes']}"
         if key in ("high_quality",) and m[key] is not None:
             value = f"{100 * m[key]:.2f}%"
