@@ -44,7 +44,7 @@ def test_resume_extends_a_run(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--model", "stylegan"], "unknown model 'stylegan'; choose one of: acgan, cgan, cyclegan, dcgan, mlp, pix2pix"),
-    (["--loss", "foo"], "unknown loss 'foo'; choose one of: hinge, lsgan, minimax, nonsaturating, wasserstein, wgan-gp"),
+    (["--loss", "foo"], "unknown loss 'foo'; choose one of: hinge, lsgan, minimax, nonsaturating, ragan, rpgan, wasserstein, wgan-gp"),
     (["--data", "imagenet"], "unknown dataset 'imagenet'; choose one of:"),
     (["--lr", "-0.1"], "lr must be > 0 (got -0.1)"),
     (["--batch-size", "0"], "batch_size must be >= 1 (got 0)"),

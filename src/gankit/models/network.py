@@ -46,12 +46,17 @@ class ConfigMixin:
             if outermost:
                 bound = signature.bind(self, *args, **kw)
                 bound.apply_defaults()
-                self.model_args = {k: _to_json(v) for k, v in list(bound.arguments.items())[1:]}
+                try:
+                    self.model_args = {k: _to_json(v) for k, v in list(bound.arguments.items())[1:]}
+                except TypeError as e:  # e.g. a plain nn.Module argument: usable, but not rebuildable by name
+                    self.model_args, self._unrecorded = None, str(e)
 
         cls.__init__ = recording_init
 
     def network_config(self) -> dict[str, Any]:
         """``{"class", "args", "spectral_norm"}``: what :func:`build_network` needs."""
+        if self.model_args is None:
+            raise TypeError(self._unrecorded)
         sn = any(parametrize.is_parametrized(m) for m in self.modules())
         return {"class": type(self).__name__, "args": self.model_args, "spectral_norm": sn}
 
