@@ -46,30 +46,24 @@ def save_scatter(points: Tensor, path: str | Path, reference: Tensor | None = No
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
-    if points.shape[-1] == 1:
+    if points.shape[-1] == 1:  # 1-D: densities
         if reference is not None:
             ax.hist(reference.cpu().numpy()[:, 0], bins=60, density=True, color="#bbbbbb", label="data")
         ax.hist(points.detach().float().cpu().numpy()[:, 0], bins=60, density=True, histtype="step",
                 color="#1f77b4", label="G(z)")
-        ax.set_title(title, fontsize=9)
-        fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-        plt.close(fig)
-        return path
-    if reference is not None:
-        r = reference[:2000].cpu().numpy()
-        ax.scatter(r[:, 0], r[:, 1], s=2, c="#bbbbbb", label="data")
-    p = points.detach().float().cpu().numpy()
-    ax.scatter(p[:, 0], p[:, 1], s=2, c="#1f77b4", label="G(z)")
-    if centres is not None:
-        c = centres.cpu().numpy()
-        ax.scatter(c[:, 0], c[:, 1], s=40, marker="x", c="#d62728", label="modes")
-    if lim:
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
+    else:
+        if reference is not None:
+            r = reference[:2000].cpu().numpy()
+            ax.scatter(r[:, 0], r[:, 1], s=2, c="#bbbbbb", label="data")
+        p = points.detach().float().cpu().numpy()
+        ax.scatter(p[:, 0], p[:, 1], s=2, c="#1f77b4", label="G(z)")
+        if centres is not None:
+            c = centres.cpu().numpy()
+            ax.scatter(c[:, 0], c[:, 1], s=40, marker="x", c="#d62728", label="modes")
+        if lim:
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
