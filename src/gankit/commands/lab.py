@@ -2,7 +2,6 @@
 by default. Training runs on this machine with gankit's own trainer; the page is bundled (works offline)."""
 from __future__ import annotations
 
-import sys
 
 from ..errors import GankitError
 
@@ -23,14 +22,14 @@ def register(subparsers) -> None:
 def cmd_lab(args) -> int:
     try:
         import fastapi  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError as e:
         raise GankitError(f"gankit lab needs FastAPI and uvicorn ({e.name} is missing): "
                           f"pip install 'gankit[serve]'") from None
     import torch
 
     from ..lab.app import create_lab_app
-    from .serve import _is_loopback, listen
+    from .serve import run_server
 
     for name, v in (("--max-sessions", args.max_sessions), ("--max-steps", args.max_steps), ("--threads", args.threads)):
         if v < 1:
@@ -39,12 +38,6 @@ def cmd_lab(args) -> int:
         raise GankitError("--idle-timeout must be > 0")
     torch.set_num_threads(args.threads)
     app = create_lab_app(args.max_sessions, args.max_steps, args.idle_timeout)
-    sock = listen(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    if not _is_loopback(args.host):
-        print(f"warning: serving on {args.host}, reachable from other machines; the lab has no authentication "
-              f"and trains on this machine's CPU", file=sys.stderr)
-    url_host = f"[{host}]" if ":" in host else host
-    print(f"gankit lab on http://{url_host}:{port}/lab ; Ctrl-C stops", file=sys.stderr, flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+    run_server(app, args.host, args.port, "the lab has no authentication and trains on this machine's CPU",
+               lambda url: f"gankit lab on {url}/lab ; Ctrl-C stops")
     return 0

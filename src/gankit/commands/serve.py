@@ -54,7 +54,7 @@ def _lab_routes():
 def cmd_serve(args) -> int:
     try:
         import fastapi  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError as e:
         raise GankitError(f"gankit serve needs FastAPI and uvicorn ({e.name} is missing): "
                           f"pip install 'gankit[serve]'") from None
@@ -67,14 +67,20 @@ def cmd_serve(args) -> int:
         raise GankitError("--max-queue must be >= 0")
     app = create_app(args.runs, max_n=args.max_n, max_concurrency=args.max_concurrency,
                      max_queue=args.max_queue, device=args.device, extra_routes=_lab_routes() if args.lab else None)
-    sock = listen(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    if not _is_loopback(args.host):
-        print(f"warning: serving on {args.host}, reachable from other machines; the explorer has no "
-              f"authentication", file=sys.stderr)
-    url_host = f"[{host}]" if ":" in host else host
-    print(f"gankit explorer on http://{url_host}:{port}/ (runs: {', '.join(app.state.runs)}); Ctrl-C stops",
-          file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
+    run_server(app, args.host, args.port, "the explorer has no authentication",
+               lambda url: f"gankit explorer on {url}/ (runs: {', '.join(app.state.runs)}); Ctrl-C stops")
     return 0
+
+
+def run_server(app, host_arg: str, port_arg: int, exposure: str, banner) -> None:
+    """Bind (``listen``), warn when ``host_arg`` is reachable from other machines (``exposure`` says
+    what that exposes), print ``banner(base_url)`` and serve ``app`` with uvicorn until Ctrl-C."""
+    import uvicorn
+
+    sock = listen(host_arg, port_arg)
+    host, port = sock.getsockname()[:2]
+    if not _is_loopback(host_arg):
+        print(f"warning: serving on {host_arg}, reachable from other machines; {exposure}", file=sys.stderr)
+    url_host = f"[{host}]" if ":" in host else host
+    print(banner(f"http://{url_host}:{port}"), file=sys.stderr, flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
