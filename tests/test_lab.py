@@ -230,3 +230,13 @@ def test_every_objective_and_regulariser_runs(extra):
         assert s.control("play").result(20)["status"] == "done"  # nothing left to run
     finally:
         s.close()
+
+
+def test_port_out_of_range_is_one_line():
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "gankit", "lab", "--port", "99999"]
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == \
+        ["gankit: error: --port must be in 0..65535 (got 99999); 0 picks a free port"]

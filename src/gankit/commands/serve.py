@@ -33,6 +33,8 @@ def _is_loopback(host: str) -> bool:
 
 def listen(host: str, port: int) -> socket.socket:
     """Bind first, so a taken port is a one-line error rather than a server traceback."""
+    if not 0 <= port <= 65535:
+        raise GankitError(f"--port must be in 0..65535 (got {port}); 0 picks a free port")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
