@@ -19,6 +19,19 @@ PRESET_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = "dcgan-digits"
 
 
+#: upper bounds of sizes and counts: far above any sensible run, low enough that a typo
+#: (``--z-dim 1000000000``) is refused in one line instead of exhausting memory ("width": each
+#: entry of g_hidden / d_hidden / r3gan_widths / r3gan_blocks)
+UPPER = {"z_dim": 65536, "g_width": 4096, "d_width": 4096, "width": 65536, "image_size": 2048,
+         "batch_size": 65536, "n_critic": 1000, "n_samples": 4096, "num_points": 100_000_000,
+         "steps": 1_000_000_000, "epochs": 1_000_000, "embed_dim": 65536, "pack": 64, "group_width": 4096,
+         "expansion": 64, "pool_size": 100_000, "reg_interval": 100_000, "log_every": 1_000_000_000}
+#: seeds: torch.manual_seed takes 64-bit values and the trainer also seeds with seed + 1
+MAX_SEED = 2**63 - 2
+#: the largest learning rate accepted (no optimiser here trains a GAN at lr > 10)
+MAX_LR = 10.0
+
+
 @dataclass
 class TrainConfig:
     # --- what to train
@@ -170,8 +183,9 @@ class TrainConfig:
             raise ConfigError("checkpoint_minutes and max_rollbacks must be >= 0")
         for name in ("lr", "lr_g", "lr_d"):
             v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ConfigError(f"{name} must be > 0 (got {v}); e.g. --{name.replace('_', '-')} 2e-4")
+            if v is not None and not 0 < v <= MAX_LR:
+                bound = "> 0" if v is None or v <= 0 else f"<= {MAX_LR:g}"
+                raise ConfigError(f"{name} must be {bound} (got {v}); e.g. --{name.replace('_', '-')} 2e-4")
         if self.pack < 1 or self.batch_size % self.pack:
             raise ConfigError(f"pack must be >= 1 and divide batch_size (got pack={self.pack}, "
                               f"batch_size={self.batch_size})")
@@ -184,6 +198,22 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {v})")
+        if self.embed_dim < 0:
+            raise ConfigError(f"embed_dim must be >= 0 (got {self.embed_dim}; 0 = automatic)")
+        for name, values, low in (("g_hidden", self.g_hidden, 1), ("d_hidden", self.d_hidden, 1),
+                                  ("r3gan_widths", self.r3gan_widths, 1), ("r3gan_blocks", self.r3gan_blocks, 1)):
+            if values is not None and (not values or min(values) < low or max(values) > UPPER["width"]):
+                raise ConfigError(f"{name} must be a non-empty list of integers in [{low}, {UPPER['width']}] "
+                                  f"(got {values})")
+        for name, high in UPPER.items():
+            v = getattr(self, name, None)
+            if name != "width" and v is not None and v > high:
+                raise ConfigError(f"{name} must be <= {high:,} (got {v:,}); this limit keeps a typo from "
+                                  f"allocating the machine's whole memory")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be an integer in [0, {MAX_SEED}] (got {self.seed})")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1) (got {self.momentum}); e.g. 0.9")
         for name in ("sample_every", "checkpoint_every", "r1_gamma", "r2_gamma", "clip_value", "aux_weight",
                      "l1_weight",
                      "cycle_weight", "identity_weight", "pool_size"):
@@ -250,10 +280,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         p = PRESET_DIR / f"{path}.yaml"
     if not p.exists():
         raise ConfigError(f"config file {str(path)!r} not found; give a .yaml/.json path or a preset name "
-                          f"({', '.join(list_presets())})")
+                          f"(`gankit presets` lists them)")
+    if not p.is_file():
+        raise ConfigError(f"config file {str(path)!r} is not a file; give a .yaml/.json path or a preset name")
     try:
         text = p.read_text()
-        d = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        d = json.loads(text) if p.suffix == ".json" else _safe_yaml(text, p)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as e:
         raise ConfigError(f"cannot parse config file {str(p)!r}: {str(e).splitlines()[0]}") from None
     d = d or {}
@@ -261,6 +293,36 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(p)!r} must hold a mapping of keys to values")
     check_keys(d, str(p))
     return d
+
+
+#: the most values a YAML config may expand to through aliases (``*a``): a config has ~70 keys; a
+#: few hundred bytes of nested aliases would otherwise expand to gigabytes ("billion laughs")
+MAX_YAML_VALUES = 10_000
+
+
+def _safe_yaml(text: str, path: Path):
+    """``yaml.safe_load``, refusing documents whose aliases expand to more than MAX_YAML_VALUES values."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    sizes: dict[int, int] = {}
+
+    def size(n) -> int:  # expanded size, each shared (aliased) node counted once per use
+        if id(n) in sizes:
+            return sizes[id(n)]
+        sizes[id(n)] = 1  # a recursive alias counts once
+        children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else (
+            n.value if isinstance(n, yaml.SequenceNode) else [])
+        total = 1
+        for c in children:
+            total += size(c)
+            if total > MAX_YAML_VALUES:
+                break
+        sizes[id(n)] = total
+        return total
+
+    if node is not None and size(node) > MAX_YAML_VALUES:
+        raise ConfigError(f"config file {str(path)!r} expands to more than {MAX_YAML_VALUES:,} values through YAML "
+                          f"aliases (*name); write the values out instead of nesting aliases")
+    return yaml.safe_load(text)
 
 
 def list_presets() -> list[str]:

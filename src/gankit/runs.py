@@ -38,6 +38,11 @@ FILES = {"curves.png": "image/png", "samples.png": "image/png", "training.gif": 
          "report.md": "text/markdown; charset=utf-8", "eval.json": "application/json",
          "eval.md": "text/markdown; charset=utf-8", "metrics.jsonl": "application/x-ndjson",
          "config.json": "application/json"}
+#: config keys a resume may change: the budget, learning rates, logging and checkpoint cadence, and
+#: where it runs; every other key shapes the model or its training and is fixed once a run starts
+RESUMABLE = frozenset({"steps", "epochs", "lr", "lr_g", "lr_d", "log_every", "sample_every", "checkpoint_every",
+                       "keep_checkpoints", "checkpoint_minutes", "on_divergence", "rollback_lr_factor",
+                       "max_rollbacks", "n_samples", "tensorboard", "progress", "device", "threads"})
 #: models whose generator translates images (pix2pix, CycleGAN) rather than mapping noise
 TRANSLATION_MODELS = ("pix2pix", "cyclegan")
 
@@ -133,10 +138,40 @@ class Run:
             return "translation"
         return meta.get("data_spec", {}).get("kind", "image")
 
-    def write_config(self, cfg: TrainConfig, data_spec: dict, networks: dict[str, dict]) -> None:
-        """config.json of a new run: the training config, the data spec and each network's own arguments."""
+    def write_config(self, cfg: TrainConfig, data_spec: dict, networks: dict[str, dict],
+                     torch_threads: int | None = None) -> None:
+        """config.json of a new run: the training config, the data spec, each network's own arguments and
+        the torch thread count (CPU results are bit-identical per seed at the same thread count)."""
         write_json(self.config_path, {"format": FORMAT, "gankit_version": __version__, "config": cfg.to_dict(),
-                                      "data_spec": data_spec, **networks})
+                                      "data_spec": data_spec, **networks, "torch_threads": torch_threads})
+
+    def resume_changes(self, cfg: TrainConfig) -> dict[str, list]:
+        """``{key: [old, new]}`` of what ``cfg`` changes in the run's config; refuses the keys that
+        cannot change on resume (anything but ``RESUMABLE``) in one line."""
+        old = self.config().to_dict()
+        changes = {k: [old[k], v] for k, v in cfg.to_dict().items() if k != "out" and old.get(k) != v}
+        fixed = [k for k in changes if k not in RESUMABLE]
+        if fixed:
+            what = ", ".join(f"{k} {old[k]!r} -> {changes[k][1]!r}" for k in fixed)
+            raise GankitError(f"{' and '.join(fixed)} cannot change on resume ({what}); drop "
+                              f"{' '.join('--' + k.replace('_', '-') for k in fixed)} or start a new run with --out"
+                              f" (a resume may change: {', '.join(sorted(RESUMABLE))})")
+        return changes
+
+    def record_resume(self, cfg: TrainConfig, changes: dict[str, list], step: int, torch_threads: int) -> None:
+        """Save a resume in config.json: the config as it now is, and a ``resumed`` history entry
+        (the checkpoint step, what changed as ``[old, new]``, the thread count, when)."""
+        import time
+
+        meta = self.meta()
+        meta["config"] = {**meta["config"], **{k: new for k, (_, new) in changes.items()}}
+        meta.setdefault("resumed", []).append({"step": step, "changed": changes, "torch_threads": torch_threads,
+                                               "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_json(self.config_path, meta)
+
+    def remove(self) -> None:
+        """Delete the run folder (a new run that failed before anything worth keeping was saved)."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, step: int) -> Path:

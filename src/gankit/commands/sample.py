@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 
+#: the most samples ``gankit sample`` draws into one grid or scatter
+MAX_SAMPLES = 10_000
+#: image formats of the grid (PIL) and scatter (matplotlib) writers that both support
+OUT_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
 def register(subparsers) -> None:
     s = subparsers.add_parser("sample", help="draw samples from a trained run into a PNG grid")
     s.add_argument("run")
@@ -27,6 +33,15 @@ def run(args) -> int:
     from ..pretrained import load
     from ..utils.images import save_image_grid, save_scatter
 
+    out = Path(args.out)
+    if out.suffix.lower() not in OUT_SUFFIXES:
+        raise GankitError(f"--out {out}: gankit writes {', '.join(OUT_SUFFIXES)} files; name the output e.g. "
+                          f"samples.png")
+    if args.n > MAX_SAMPLES:
+        raise GankitError(f"-n must be <= {MAX_SAMPLES} for one grid (got {args.n:,}); for many samples use the "
+                          f"Python API (gankit.load(RUN).sample) in batches")
+    if args.seed is not None and not 0 <= args.seed <= 2**63 - 1:
+        raise GankitError(f"--seed must be an integer in [0, {2**63 - 1}] (got {args.seed})")
     if args.drs:
         x, G = _drs_samples(args)
     else:
@@ -35,7 +50,6 @@ def run(args) -> int:
             x = G.sample(args.n, labels=args.label, seed=args.seed)
         except ValueError as e:
             raise GankitError(f"{e} (run {args.run})") from None
-    out = Path(args.out)
     if G.data_spec.kind == "points":
         save_scatter(x, out, title=f"{args.n} samples")
     else:

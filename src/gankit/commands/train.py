@@ -33,9 +33,10 @@ def run(args) -> int:
 
     flags = given_flags(args)
     if args.resume:
-        run_dir = Path(args.resume if isinstance(args.resume, str) else flags.get("out") or "")
-        if not str(run_dir):
+        where = args.resume if isinstance(args.resume, str) else flags.get("out")
+        if not where:
             raise GankitError("--resume needs the run directory: --resume RUN or --resume --out RUN")
+        run_dir = Path(where)
         cfg = Run(run_dir).config()
         cfg = cfg.replace(**{k: v for k, v in flags.items() if k != "out"})
     else:

@@ -68,6 +68,12 @@ def load_idx_dataset(cfg) -> TensorData:
         x, y = read_idx(img), read_idx(lab)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DataError(f"{img} and {lab} do not hold matching images and labels; re-download them")
+        if x.dtype != np.uint8 or y.dtype != np.uint8:
+            bad = img if x.dtype != np.uint8 else lab
+            raise DataError(f"{bad} holds {np.dtype(x.dtype if bad is img else y.dtype).name} values; {cfg.data} "
+                            f"IDX files hold unsigned bytes (type 0x08): re-download them")
+        if len(y) and int(y.max()) > 9:
+            raise DataError(f"{lab} holds label {int(y.max())}; {cfg.data} labels are 0-9: re-download it")
         xs.append(x)
         ys.append(y)
     return finish(np.concatenate(xs), np.concatenate(ys), cfg.image_size, cfg.data)

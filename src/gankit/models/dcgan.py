@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError
+
 from .layers import GeneratorBase, dcgan_init, norm2d
 from .network import ConfigMixin
 
@@ -25,8 +27,8 @@ def _geometry(size: int) -> tuple[int, int]:
             s, n = s // 2, n + 1
         if s == base and n >= 1:
             return base, n
-    raise ValueError(f"DCGAN image size {size} is not 4*2^n or 7*2^n (e.g. 8, 16, 28, 32, 64); "
-                     f"pass --image-size with one of those")
+    raise ConfigError(f"DCGAN image size {size} is not 4*2^n or 7*2^n (e.g. 8, 16, 28, 32, 64); "
+                      f"pass --image-size with one of those")
 
 
 class DCGANGenerator(GeneratorBase):

@@ -96,6 +96,8 @@ class Trainer:
         self.dist, self.device = setup_distributed(resolve_device(cfg.device))
         # refuse before doing any work
         self.run.check_resumable() if resume else self.run.check_new(overwrite)
+        self._changes = self.run.resume_changes(cfg) if resume else {}
+        self._created = False  # this invocation made the run folder (removed again if nothing is saved)
         self.dist.barrier()
         seed_everything(cfg.seed)
         if cfg.deterministic:
@@ -152,10 +154,19 @@ class Trainer:
             self.total_steps = max(1, (cfg.epochs or 1) * self.sampler.batches_per_epoch // cfg.n_critic)
         if resume:
             self._restore()
+            if self.dist.is_main:
+                threads = self.run.meta().get("torch_threads")
+                if threads is not None and threads != torch.get_num_threads() and self.device.type == "cpu":
+                    log.warning("warning: this run was trained with %d torch thread(s) and resumes with %d: CPU "
+                                "runs are bit-identical only at the same thread count (set OMP_NUM_THREADS=%d)",
+                                threads, torch.get_num_threads(), threads)
+                self.run.record_resume(cfg, self._changes, self.step, torch.get_num_threads())
         elif self.dist.is_main:  # everything is built: only now replace/create the run directory
             self.run.create(overwrite)
+            self._created = True
             self.run.write_config(cfg, self.spec.to_dict(), {"generator": self.G.network_config(),
-                                                             "discriminator": self.D.network_config()})
+                                                             "discriminator": self.D.network_config()},
+                                  torch_threads=torch.get_num_threads())
         self.dist.barrier()
         self.logger = RunLogger(self.run_dir, cfg.tensorboard) if self.dist.is_main else None
 
@@ -313,8 +324,14 @@ class Trainer:
             log.warning("training diverged at step %d (%s): rolled back to %s with learning rates x%g",
                         bad_step, what, last.name, self.lr_scale)
             return
+        if last is None:
+            if self._created and self.dist.is_main:  # nothing worth keeping: leave no half-made run behind
+                self.run.remove()
+            raise GankitError(f"training diverged at step {self.step} ({what}) before its first checkpoint, so "
+                              f"nothing was saved{' and the run folder was removed' if self._created else ''}; "
+                              f"start again with a lower --lr")
         raise GankitError(f"training diverged at step {self.step}: {what}; the last good checkpoint is "
-                          f"{last or 'none'}; resume it with a lower --lr (or use --on-divergence rollback)")
+                          f"{last}; resume it with a lower --lr (or use --on-divergence rollback)")
 
     # ------------------------------------------------------------------ outputs and state
     @torch.no_grad()
@@ -360,6 +377,11 @@ class Trainer:
         for key, module in self.modules().items():
             load_weights(module, path / f"{key}.safetensors", self.device)
         state = ckpt.load_state(path / "state.pt")
+        missing = [k for k in ("opt_g", "opt_d", "sampler", "step", "epochs_seen", "elapsed", "rng")
+                   if k not in state]
+        if missing:
+            raise GankitError(f"{path / 'state.pt'} lacks {', '.join(missing)}: the checkpoint is incomplete; "
+                              f"remove {path.name} to resume from an earlier checkpoint")
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])

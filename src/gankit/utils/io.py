@@ -60,7 +60,9 @@ def save_weights(module, path: str | Path) -> None:
 
 
 def load_weights(module, path: str | Path, device="cpu") -> None:
-    """Load safetensors weights into ``module``, naming every mismatching tensor if the architecture differs."""
+    """Load safetensors weights into ``module``, naming every mismatching tensor if the architecture differs;
+    non-finite weights are refused."""
+    import torch
     from safetensors.torch import load_file
 
     try:
@@ -82,4 +84,8 @@ def load_weights(module, path: str | Path, device="cpu") -> None:
             parts.append(f"unexpected: {', '.join(unexpected[:4])}")
         raise GankitError(f"{path} does not fit this architecture ({'; '.join(parts)}); "
                           f"load it with the config it was trained with")
+    bad = next((k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise GankitError(f"{path} holds non-finite weights (NaN or inf in {bad}): the run diverged before it was "
+                          f"saved; use an earlier checkpoint (checkpoints/step-*) or retrain with a lower --lr")
     module.load_state_dict(state)
