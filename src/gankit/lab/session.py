@@ -130,27 +130,33 @@ def z_quantiles(z_dim: int, n: int = N_MAP) -> torch.Tensor:
 class Figure1:
     """The four panels of Goodfellow et al. 2014, Figure 1, live, for the latest iteration of Algorithm 1
     (k D steps, then one G step): (a) G and D before the iteration's D steps; (b) after them (the same G,
-    D updated towards D* = p_data/(p_data + p_g)); (c) after its G step; (d) the equilibrium reference:
-    the current p_g against p_data with its D*, and D = 1/2, where D* lies once p_g = p_data (Prop. 1,
-    Thm. 1). D changes only in D steps, so (b)'s D is D now, and (c) is the current state once the G step
-    is done; until then (the iteration in progress, after single D steps) (c) is pending.
+    D updated towards D* = p_data/(p_data + p_g)); (c) after its G step (G now; D as in (b), but for
+    spectral norm's power iteration, which a G step's pass through D advances); (d) the equilibrium
+    reference: the current p_g against p_data with its D*, and D = 1/2, where D* lies once p_g = p_data
+    (Prop. 1, Thm. 1). Until the iteration's G step is done (after single D steps), (b) is D now and (c)
+    is pending.
 
-    Cheap while training: one copy of G's and D's tensors as each iteration begins (before its first D
-    step, or a G step with none before it); the panels are computed from it only when a frame is made."""
+    Cheap while training: a copy of G's and D's tensors as each iteration begins (before its first D
+    step, or a G step with none before it) and of D's before its G step; the panels are computed from
+    them only when a frame is made."""
 
     def __init__(self, G: torch.nn.Module, D: torch.nn.Module):
-        self.G, self.D = copy.deepcopy(G).eval(), copy.deepcopy(D).eval()
-        self.G.requires_grad_(False)
-        self.D.requires_grad_(False)
-        tensors = lambda *ms: [t for m in ms for t in (*m.parameters(), *m.buffers())]  # noqa: E731
-        self._src, self._dst = tensors(G, D), tensors(self.G, self.D)
+        self.G, self.D, self.D_after = (copy.deepcopy(m).eval().requires_grad_(False) for m in (G, D, D))
+        tensors = lambda m: [*m.parameters(), *m.buffers()]  # noqa: E731
+        self._g, self._d = (tensors(m) for m in (G, D))
+        self._G, self._D, self._D_after = (tensors(m) for m in (self.G, self.D, self.D_after))
         self.step = self.d_steps = 0
 
     @torch.no_grad()
-    def take(self, step: int, d_steps: int):
+    def begin(self, step: int, d_steps: int):
         """An iteration begins: keep G and D as they are now."""
-        torch._foreach_copy_(self._dst, [t.detach() for t in self._src])
+        torch._foreach_copy_(self._G + self._D, [t.detach() for t in self._g + self._d])
         self.step, self.d_steps = step, d_steps
+
+    @torch.no_grad()
+    def before_g_step(self):
+        """The iteration's D steps are done: keep D as it is now."""
+        torch._foreach_copy_(self._D_after, [t.detach() for t in self._d])
 
 
 # ---------------------------------------------------------------------------------------- the session
@@ -201,7 +207,7 @@ class LabSession:
 
     def _iteration_begins(self):
         if self.fig1 is not None and self.k_done == 0:
-            self.fig1.take(self.g_steps, self.d_steps)
+            self.fig1.begin(self.g_steps, self.d_steps)
 
     def d_step(self):
         self._iteration_begins()
@@ -213,6 +219,8 @@ class LabSession:
 
     def g_step(self):
         self._iteration_begins()
+        if self.fig1 is not None:
+            self.fig1.before_g_step()
         loss = self.trainer.g_step()
         self.g_steps += 1
         self.k_done = 0
@@ -357,7 +365,7 @@ class LabSession:
             log_pg = kde_logpdf(fake[:N_KDE].numpy(), self.grid.numpy())
             f["dstar"], f["p_g"] = b64(optimal_d(self.log_pd_grid, log_pg)), b64(np.exp(log_pg))
         if self.fig1 is not None:
-            f["fig1"] = self.figure1_frame()
+            f["fig1"] = self.figure1_frame(heat)
         if self.modes is not None:
             f["metrics"] = toy_mode_metrics(fake_all, self.modes[0](), self.modes[1])
         now = time.perf_counter()
@@ -366,18 +374,20 @@ class LabSession:
         return f
 
     @torch.no_grad()
-    def figure1_frame(self) -> dict:
+    def figure1_frame(self, heat: torch.Tensor) -> dict:
         """What Figure 1's panels need beyond the frame's own D (``heat``), p_g and D* (the state now):
-        x = G(z) for hello's ``fig1_z`` now and before the iteration, and D, p_g, D* before it."""
+        x = G(z) for hello's ``fig1_z`` now and before the iteration; D, p_g and D* before it; D after its
+        D steps (D now while its G step is pending)."""
         t, fig, grid = self.trainer, self.fig1, self.grid.numpy()
-        before = fig.G(self.z_fixed[:N_KDE]).float()
-        log_pg = kde_logpdf(before.numpy(), grid)
+        pending = self.k_done > 0
+        log_pg = kde_logpdf(fig.G(self.z_fixed[:N_KDE]).float().numpy(), grid)
         with evaluating(t.G):
             gz_now = t.G(self.z_map).float()
-        return {"pending": self.k_done > 0, "before": {"step": fig.step, "d_steps": fig.d_steps},
+        return {"pending": pending, "before": {"step": fig.step, "d_steps": fig.d_steps},
                 "gz": b64(gz_now), "gz_before": b64(fig.G(self.z_map).float()),
                 "d_before": b64(d_values(t, self.grid, fig.D)), "p_g_before": b64(np.exp(log_pg)),
-                "dstar_before": b64(optimal_d(self.log_pd_grid, log_pg))}
+                "dstar_before": b64(optimal_d(self.log_pd_grid, log_pg)),
+                "d_after_d": b64(heat if pending else d_values(t, self.grid, fig.D_after))}
 
     def _publish(self):
         self.frame = self.compute_frame()

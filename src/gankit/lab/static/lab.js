@@ -194,13 +194,15 @@ function figurePanels(p) {
   const f = p.frame, F = f.fig1, b = F.before, k = f.heat && f32(f.heat).length;
   const before = {gz: f32(F.gz_before), pg: f32(F.p_g_before), d: f32(F.d_before), ds: f32(F.dstar_before)};
   const now = {gz: f32(F.gz), pg: f32(f.p_g), d: f32(f.heat), ds: f32(f.dstar)};
-  if (!p.hello.probabilistic) {  // a critic: one range for its values before and now
-    const both = normalise([...before.d, ...now.d]); before.d = both.slice(0, k); now.d = both.slice(k);
+  let afterD = f32(F.d_after_d);
+  if (!p.hello.probabilistic) {  // a critic: one range for its values in the three panels
+    const all3 = normalise([...before.d, ...afterD, ...now.d]);
+    before.d = all3.slice(0, k); afterD = all3.slice(k, 2 * k); now.d = all3.slice(2 * k);
   }
   return {
     a: {...before, note: `G and D at step ${b.step}, ${b.d_steps} D steps`},
-    b: {...before, d: now.d, ghostD: before.d, note: `D after ${f.d_steps - b.d_steps} D step(s), G as in (a)`},
-    c: F.pending ? {...before, d: now.d, pending: true, note: `pending: ${f.k_done} of k=${f.n_critic} D steps done, press G step`}
+    b: {...before, d: afterD, ghostD: before.d, note: `D after ${f.d_steps - b.d_steps} D step(s), G as in (a)`},
+    c: F.pending ? {...before, d: afterD, pending: true, note: `pending: ${f.k_done} of k=${f.n_critic} D steps done, press G step`}
                  : {...now, ghostPg: before.pg, note: `G after its step ${f.step}, D as in (b)`},
     d: {...now, d: new Float32Array(k).fill(0.5),
         note: `V(G, D*) ${gameValue(p, f32(p.hello.data_density), now.pg, now.ds).toFixed(3)}; −log 4 = −1.386 at p_g = p_data`},
@@ -301,7 +303,11 @@ function parseCsv(text) {
 }
 
 // ------------------------------------------------------------------ reset (a new run for each panel)
-function scheduleReset() { clearTimeout(resetTimer); resetTimer = setTimeout(reset, 250); }
+// resets run one after another: two at once would race for the same panel's run (the server replaces a
+// tab's run in a slot, so the first one's stream and controls would meet a 404)
+let resetChain = Promise.resolve();
+function queueReset() { return (resetChain = resetChain.then(reset, reset)); }
+function scheduleReset() { clearTimeout(resetTimer); resetTimer = setTimeout(queueReset, 250); }
 async function reset() {
   showError("");
   const s = formSettings();
@@ -349,12 +355,12 @@ async function main() {
   $("#d-step").addEventListener("click", single("d_step"));
   $("#g-step").addEventListener("click", single("g_step"));
   $("#speed").addEventListener("change", () => { writeUrl(formSettings()); all("set"); });
-  $("#reset").addEventListener("click", reset);
+  $("#reset").addEventListener("click", queueReset);
   $("#csv").addEventListener("change", async ev => {
-    try { setPoints(parseCsv(await ev.target.files[0].text())); await reset(); } catch (e) { showError(e.message); } });
+    try { setPoints(parseCsv(await ev.target.files[0].text())); await queueReset(); } catch (e) { showError(e.message); } });
   $("#clear-points").addEventListener("click", () => { setPoints([]); });
   window.addEventListener("pagehide", () => Object.values(panels).forEach(stop));
-  await reset();
+  await queueReset();
   document.body.dataset.ready = "1";
 }
 main().catch(e => showError(e.message));
