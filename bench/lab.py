@@ -7,7 +7,8 @@ while its run trains, training steps per second, errors and the server's memory.
 Starts ``gankit lab --port 0`` in a subprocess, then (1) one viewer with one ring run at full speed (the
 default 2-D MLP GAN: G and D 64-64-64, batch 128): frames received per second and G steps per second
 from the frames' step counter; (2) ``--clients`` viewers at once, each a browser tab with its own run
-(the server's cap is 8 runs), every one streaming and training. Memory is the server's resident set
+(the server's cap is 8 runs), every one streaming and training; (3) one viewer of a 1-D run (gauss1d, G
+and D 64-64-64: its frames carry Figure 1's four panels). Memory is the server's resident set
 (VmRSS) sampled every 0.5 s. Writes the section "Lab live stream" of docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -61,10 +62,10 @@ def request(port, method, path, body=None):
     return json.loads(data) if data else None
 
 
-def viewer(port: int, tab: str, seconds: float, out: dict):
-    """One tab: start a ring run, play, read the stream for ``seconds``; frames, steps, errors."""
+def viewer(port: int, tab: str, seconds: float, out: dict, data: str = "ring"):
+    """One tab: start a run on ``data``, play, read the stream for ``seconds``; frames, steps, errors."""
     try:
-        s = request(port, "POST", "/api/lab/sessions", {"tab": tab, "settings": {"data": "ring", "steps": 20000}})
+        s = request(port, "POST", "/api/lab/sessions", {"tab": tab, "settings": {"data": data, "steps": 20000}})
         request(port, "POST", f"/api/lab/sessions/{s['id']}/control", {"action": "play", "speed": 0})
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         c.request("GET", s["stream"])
@@ -84,17 +85,17 @@ def viewer(port: int, tab: str, seconds: float, out: dict):
             if t0 is None:
                 t0, first = now, m["step"]
                 continue
-            frames, last = frames + 1, m["step"]
+            frames, last, size = frames + 1, m["step"], len(line)
             if now - t0 >= seconds:
                 break
         c.close()
         request(port, "DELETE", f"/api/lab/sessions/{s['id']}")
-        out.update(updates_per_s=frames / (now - t0), steps_per_s=(last - first) / (now - t0), errors=0)
+        out.update(updates_per_s=frames / (now - t0), steps_per_s=(last - first) / (now - t0), errors=0, bytes=size)
     except Exception as e:  # noqa: BLE001 - counted
         out.update(errors=1, error=f"{type(e).__name__}: {e}")
 
 
-def phase(port: int, pid: int, clients: int, seconds: float) -> dict:
+def phase(port: int, pid: int, clients: int, seconds: float, data: str = "ring") -> dict:
     results = [{} for _ in range(clients)]
     mem, stop = [], threading.Event()
 
@@ -103,7 +104,7 @@ def phase(port: int, pid: int, clients: int, seconds: float) -> dict:
             mem.append(rss_mib(pid))
             time.sleep(0.5)
     threading.Thread(target=sample, daemon=True).start()
-    threads = [threading.Thread(target=viewer, args=(port, f"bench{clients}-{i}", seconds, results[i]))
+    threads = [threading.Thread(target=viewer, args=(port, f"bench{clients}-{data}-{i}", seconds, results[i], data))
                for i in range(clients)]
     for t in threads:
         t.start()
@@ -113,7 +114,8 @@ def phase(port: int, pid: int, clients: int, seconds: float) -> dict:
     ok = [r for r in results if not r.get("errors")]
     return {"clients": clients, "errors": sum(r.get("errors", 1) for r in results),
             "updates": [r["updates_per_s"] for r in ok], "steps": [r["steps_per_s"] for r in ok],
-            "rss_peak": max(mem), "notes": [r["error"] for r in results if r.get("error")]}
+            "rss_peak": max(mem), "notes": [r["error"] for r in results if r.get("error")],
+            "kib": max([r["bytes"] / 1024 for r in ok] or [float("nan")])}
 
 
 def trainer_alone(seconds: float) -> float:
@@ -149,19 +151,22 @@ def main(argv=None):
         one = phase(port, proc.pid, 1, seconds)
         many = phase(port, proc.pid, args.clients, seconds)
         again = phase(port, proc.pid, args.clients, seconds)  # bounded memory: a second round, same peak
+        line = phase(port, proc.pid, 1, seconds, data="gauss1d")  # 1-D: Figure 1's four panels in each frame
         rss_end = rss_mib(proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
     one_u, one_s = (one["updates"] or [0.0])[0], (one["steps"] or [0.0])[0]
+    line_u, line_s = (line["updates"] or [0.0])[0], (line["steps"] or [0.0])[0]
     rows = []
     for name, r in (("1 viewer, 1 run", one), (f"{args.clients} viewers, {args.clients} runs", many),
-                    (f"{args.clients} viewers again", again)):
+                    (f"{args.clients} viewers again", again), ("1 viewer, 1 gauss1d run (Figure 1 panels)", line)):
         u, s = r["updates"] or [float("nan")], r["steps"] or [float("nan")]
         rows.append([name, r["errors"], f"{min(u):.1f}", f"{sum(u) / len(u):.1f}", f"{min(s):.0f}",
-                     f"{sum(s):.0f}", f"{r['rss_peak']:.0f}"])
-    print(table(["phase", "errors", "updates/s (min)", "updates/s (mean)", "steps/s (min run)",
-                 "steps/s (all runs)", "server RSS peak MiB"], rows, right_from=1))
+                     f"{sum(s):.0f}", f"{r['kib']:.1f}", f"{r['rss_peak']:.0f}"])
+    columns = ["phase", "errors", "updates/s (min)", "updates/s (mean)", "steps/s (min run)", "steps/s (all runs)",
+               "frame KiB", "server RSS peak MiB"]
+    print(table(columns, rows, right_from=1))
     print(f"the trainer alone (no server, no frames), just before: {alone:.0f} steps/s; load {load_average()}")
     print(f"server RSS: {rss0:.0f} MiB idle at start, {rss_end:.0f} MiB at the end", *one["notes"], *many["notes"])
     if args.quick:
@@ -174,12 +179,11 @@ def main(argv=None):
                       "(2-D MLP GAN, ring, G and D 64-64-64, batch 128); 8 concurrent viewers, each with its own "
                       "run, with no errors and bounded memory.",)),
         "",
-        table(["phase", "errors", "updates/s (min)", "updates/s (mean)", "steps/s (min run)",
-               "steps/s (all runs)", "server RSS peak MiB"], rows, right_from=1),
+        table(columns, rows, right_from=1),
         "",
         f"Reference: the same run's trainer alone (no server, no frames), in this process just before, "
         f"made {alone:.0f} steps/s; load average after the run: {load_average()}.\n\n"
-        f"Server resident memory: {rss0:.0f} MiB at start (idle), {rss_end:.0f} MiB after the three phases; the "
+        f"Server resident memory: {rss0:.0f} MiB at start (idle), {rss_end:.0f} MiB after the four phases; the "
         f"second round of {args.clients} runs peaks within {abs(again['rss_peak'] - many['rss_peak']):.0f} MiB of "
         f"the first (each run holds its models, 20,000 training points and one frame; ended runs are freed).",
         "",
@@ -190,7 +194,9 @@ def main(argv=None):
         f"shared machine's load). {args.clients} viewers: {many['errors'] + again['errors']} errors, memory "
         f"bounded as above; their runs share the two cores (and one Python process) with each other and with "
         f"the other work, so each run trains and streams more slowly ({min(many['updates'] or [0]):.1f}+ "
-        f"updates/s per viewer).",
+        f"updates/s per viewer). The 1-D run, whose frames also carry Figure 1's four panels "
+        f"({line['kib']:.1f} KiB a frame against the ring's {one['kib']:.1f}), streamed {line_u:.1f} updates/s "
+        f"at {line_s:.0f} steps/s.",
     ])
     replace_section(DOCS, SECTION, body)
     print(f"wrote {SECTION!r} in {DOCS}")

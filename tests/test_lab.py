@@ -1,5 +1,7 @@
-"""The lab's numbers and API: the heat map is D, the arrows are -grad of G's loss, D* is the formula;
-every bad setting is a 422 that names it; sessions are capped and stop by themselves."""
+"""The lab's numbers and API: the heat map is D, the arrows are -grad of G's loss, D* is the formula,
+the 1-D Figure 1 panels are G and D before and after an iteration's D and G steps; every bad setting is a
+422 that names it; sessions are capped and stop by themselves."""
+import copy
 import math
 import time
 
@@ -115,6 +117,80 @@ def test_1d_frames_and_packing():
         assert "metrics" not in f and s.hello()["dim"] == 1
     finally:
         s.close()
+
+
+def _copy(module):
+    """A copy of a network with its weights now, in eval mode (to evaluate later, after it trained on)."""
+    return copy.deepcopy(module).eval()
+
+
+@pytest.mark.parametrize("extra, p_data", [
+    ({"data": "gauss1d"}, lambda x: scipy.stats.norm(0, 1).pdf(x)),
+    ({"data": "bimodal1d", "spectral_norm": True},
+     lambda x: 0.5 * scipy.stats.norm(-2, 0.6).pdf(x) + 0.5 * scipy.stats.norm(2, 0.6).pdf(x)),
+])
+def test_figure1_panels_are_the_latest_iteration(extra, p_data):
+    """Figure 1 (a) = G, D before the iteration's D steps; (b) its D after them; (c) G after its G step
+    = G now; (d) D* for G now. Each curve against the Python API on the same grid / z."""
+    s = LabSession(LabSettings(n_critic=2, lr_d=0.01, steps=50, **extra), idle_timeout=60)
+    try:
+        t, x = s.trainer, s.grid
+        x64 = x.numpy()[:, 0].astype(np.float64)
+        z1 = unb64(s.hello()["fig1_z"])
+        assert np.abs(z1 - scipy.stats.norm.ppf((np.arange(25) + 0.5) / 25)).max() < 1e-6  # N(0,1)'s quantiles
+        z = torch.from_numpy(z1.copy())[:, None]
+        for _ in range(3):
+            s.control("step").result(10)
+        G0, D0 = _copy(t.G), _copy(t.D)  # the next iteration starts from these
+        s.control("d_step").result(10)
+        assert s.frame["fig1"]["pending"] is True  # (c): its G step is still to come
+        s.control("d_step").result(10)
+        Db = _copy(t.D)
+        s.control("g_step").result(10)
+        G1, D1 = _copy(t.G), _copy(t.D)
+        F, f = s.frame["fig1"], s.frame
+        assert F["pending"] is False and F["before"] == {"step": 3, "d_steps": 6} and f["d_steps"] == 8
+        with torch.no_grad():
+            want = {"gz_before": G0(z), "gz": G1(z), "d_before": torch.sigmoid(D0(x)),
+                    "d_after_d": torch.sigmoid(Db(x)), "heat": torch.sigmoid(D1(x))}
+            before = G0(s.z_fixed[:300]).numpy()[:, 0].astype(np.float64)
+        got = {k: unb64(F[k]) if k in F else unb64(f[k]) for k in want}
+        for k, v in want.items():
+            assert got[k].shape == (v.numel(),) and np.abs(got[k] - v.numpy().ravel()).max() < 1e-6, k
+        assert np.abs(got["d_before"] - got["d_after_d"]).max() > 1e-4  # (b): the D steps moved D
+        assert np.abs(got["gz_before"] - got["gz"]).max() > 1e-5   # (c): the G step moved G(z)
+        if not extra.get("spectral_norm"):  # a G step leaves D as it was (spectral norm: its power iteration runs)
+            assert np.array_equal(got["d_after_d"], got["heat"])
+        kde = scipy.stats.gaussian_kde(before)
+        assert np.allclose(unb64(F["p_g_before"]), kde.pdf(x64), rtol=1e-4, atol=1e-12)
+        pd, pg = p_data(x64), kde.pdf(x64)
+        assert np.abs(unb64(F["dstar_before"]) - pd / (pd + pg)).max() < 1e-5
+        pg_now = scipy.stats.gaussian_kde(unb64(f["fake"])[:300].astype(np.float64)).pdf(x64)
+        assert np.abs(unb64(f["dstar"]) - pd / (pd + pg_now)).max() < 1e-5  # (d): D* for G now
+
+        # one D step starts the next iteration: (a) is G and D as it began; (b) D now; (c) waits
+        s.control("d_step").result(10)
+        F = s.frame["fig1"]
+        assert F["pending"] is True and F["before"] == {"step": 4, "d_steps": 8}
+        with torch.no_grad():
+            assert np.abs(unb64(F["d_before"]) - torch.sigmoid(D1(x)).numpy().ravel()).max() < 1e-6
+            assert np.abs(unb64(F["gz_before"]) - G1(z).numpy().ravel()).max() < 1e-6
+        assert np.array_equal(unb64(F["d_after_d"]), unb64(s.frame["heat"]))
+        st = s.control("g_step").result(10)  # the iteration ends after 1 of its k = 2 D steps
+        assert s.frame["fig1"]["pending"] is False and s.frame["fig1"]["before"]["step"] == 4 and st["step"] == 5
+        D2 = _copy(t.D)
+        s.control("g_step").result(10)  # an iteration with no D step: (a) and (b) share D
+        F = s.frame["fig1"]
+        assert F["before"] == {"step": 5, "d_steps": 9}
+        with torch.no_grad():
+            assert np.abs(unb64(F["d_before"]) - torch.sigmoid(D2(x)).numpy().ravel()).max() < 1e-6
+        assert np.array_equal(unb64(F["d_before"]), unb64(F["d_after_d"]))
+    finally:
+        s.close()
+
+
+def test_figure1_only_for_1d(ring):
+    assert "fig1" not in ring.frame and ring.hello()["fig1_z"] is None
 
 
 @pytest.fixture()

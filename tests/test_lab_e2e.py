@@ -1,6 +1,8 @@
 """End to end: the lab page in headless Chromium (Debian's, driven by Playwright): a ring run whose own
-mode counter rises, pause, single steps (Algorithm 1), a loss change (a new run, in the URL), a
-comparison, a 1-D Figure 1 panel, a bad setting reported on the page. Screenshots go to docs/images/.
+mode counter rises and whose generated points are on the canvas (read back from its pixels), pause, single
+steps (Algorithm 1), a loss change (a new run, in the URL), a comparison, a bad setting reported on the page,
+and the 1-D deep link's four Figure 1 panels, drawn and changing as training proceeds. Screenshots go to
+docs/images/.
 Missing Chromium or playwright is a failure, not a skip."""
 import socket
 import threading
@@ -43,6 +45,52 @@ def data(page, sel, key):
     return page.eval_on_selector(sel, f"e => e.dataset.{key}")
 
 
+# the plane's pixels at the generated points of the frame it shows (heat map, arrows and manifold off:
+# white, real points green, fake points purple, drawn last)
+FAKE_PIXELS = """() => {
+  const p = panels.a, c = p.plane, px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const fake = f32(p.frame.fake), at = (x, y) => 4 * (Math.round(y) * c.width + Math.round(x));
+  const purple = i => px[i + 2] - px[i + 1] > 40 && px[i] < 180, green = i => px[i + 1] - px[i] > 40 && px[i + 1] > px[i + 2];
+  let inView = 0, onFake = 0, purplePx = 0, greenPx = 0, whitePx = 0;
+  for (let k = 0; k < fake.length; k += 2) {
+    const [x, y] = toPx(p, fake[k], fake[k + 1]);
+    if (x < 2 || y < 2 || x > c.width - 3 || y > c.height - 3) continue;
+    inView++; if (purple(at(x, y))) onFake++;
+  }
+  for (let i = 0; i < px.length; i += 4) {
+    if (purple(i)) purplePx++; else if (green(i)) greenPx++; else if (px[i] + px[i + 1] + px[i + 2] > 750) whitePx++;
+  }
+  return {n: fake.length / 2, inView, onFake, purplePx, greenPx, whitePx, total: px.length / 4};
+}"""
+
+# one Figure 1 panel's pixels: its series' colours, the z -> x lines' band, a hash of the picture
+FIG1_PIXELS = """(sel) => {
+  const c = document.querySelector(sel), W = c.width, H = c.height, px = c.getContext("2d").getImageData(0, 0, W, H).data;
+  const near = (i, r, g, b) => Math.abs(px[i] - r) + Math.abs(px[i + 1] - g) + Math.abs(px[i + 2] - b) < 60;
+  const out = {green: 0, blue: 0, orange: 0, lines: 0, hash: 0, drawn: JSON.parse(c.dataset.drawn || "{}"),
+               pending: c.dataset.pending, visible: c.offsetWidth > 0};
+  for (let i = 0; i < px.length; i += 4) {
+    if (near(i, 27, 158, 62)) out.green++; else if (near(i, 36, 99, 201)) out.blue++; else if (near(i, 224, 138, 0)) out.orange++;
+    const row = Math.floor(i / 4 / W);
+    if (row > H * 0.66 + 3 && row < H - 17 && px[i] + px[i + 1] + px[i + 2] < 700) out.lines++;
+    out.hash = (Math.imul(out.hash, 31) + px[i] + 7 * px[i + 1] + 13 * px[i + 2]) >>> 0;
+  }
+  return out;
+}"""
+
+
+def figure1(page):
+    return {k: page.evaluate(FIG1_PIXELS, f"#panel-a .fig1-{k}") for k in "abcd"}
+
+
+def assert_four_panels_drawn(panels):
+    for k, q in panels.items():
+        assert q["visible"], k
+        assert q["drawn"]["p_data"] >= 50 and q["drawn"]["p_g"] == q["drawn"]["D"] == q["drawn"]["D*"] == 192, (k, q)
+        assert q["drawn"]["map"] == 25 and q["lines"] > 300, (k, q)  # the 25 lines x = G(z)
+        assert q["green"] > 150 and q["blue"] > 100 and q["orange"] > 40, (k, q)  # p_g, D, D* on the canvas
+
+
 def test_lab_page_in_headless_chromium(server):
     url, app = server
     try:
@@ -51,12 +99,13 @@ def test_lab_page_in_headless_chromium(server):
         pytest.fail("the playwright package is missing (pip install playwright)")
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-    errors, foreign = [], []
+    errors, foreign, bad = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1000, "height": 1150})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("response", lambda r: bad.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
         page.on("request", lambda r: None if r.url.startswith((url, "blob:", "data:")) else foreign.append(r.url))
         page.goto(url + "/lab?data=ring&show=1")
         page.wait_for_selector("body[data-ready='1']", timeout=20000)
@@ -71,6 +120,17 @@ def test_lab_page_in_headless_chromium(server):
         assert "modes captured" in page.inner_text("#panel-a .metrics")
         assert float(data(page, "#panel-a", "arrowNorm")) > 0  # the mean |grad| readout
         assert "Counting rule: a sample is high quality within 3σ" in page.inner_text("#panel-a .rule")
+
+        # the generated points are drawn on the plane: its pixels at their positions are purple
+        page.uncheck("#show-heat")
+        page.uncheck("#show-arrows")
+        px = page.evaluate(FAKE_PIXELS)
+        assert px["n"] == 1000 and px["inView"] > 500, px
+        assert px["onFake"] >= 0.97 * px["inView"], px  # every point is on the canvas, where the frame has it
+        assert px["purplePx"] > 1500 and px["greenPx"] > 200 and px["whitePx"] > 0.6 * px["total"], px
+        page.check("#show-heat")  # the heat map back: the white background is gone
+        assert page.evaluate(FAKE_PIXELS)["whitePx"] < 0.3 * px["total"]
+        page.check("#show-arrows")
         page.check("#show-manifold")
         page.screenshot(path=str(IMAGES / "lab-ring.png"))
 
@@ -118,16 +178,36 @@ def test_lab_page_in_headless_chromium(server):
         page.wait_for_selector("#error:not([hidden])")
         assert page.inner_text("#error").startswith("422: lr_g: Input should be less than or equal to 0.1")
 
-        # a deep link to the 1-D case: Figure 1 of Goodfellow et al. 2014, live, with D*
-        page.goto(url + "/lab?data=gauss1d&dstar=1&steps=300")
+        # a deep link to the 1-D case: Figure 1 of Goodfellow et al. 2014, live, in four panels
+        page.goto(url + "/lab?data=gauss1d&speed=50&steps=2000")
         page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_function("() => +document.querySelector('#panel-a').dataset.frames >= 1")
+        assert page.is_hidden("#panel-a .plane") and page.is_visible("#panel-a .fig1")
+        assert "Figure 1 of Goodfellow et al. 2014, live" in page.inner_text("#panel-a .fig1-note")
+        at0 = figure1(page)
+        assert_four_panels_drawn(at0)
         page.click("#play")
-        page.wait_for_function("() => document.querySelector('#panel-a').dataset.status === 'done'", timeout=30000)
-        assert data(page, "#panel-a", "step") == "300"
+        page.wait_for_function("() => +document.querySelector('#panel-a').dataset.step >= 40", timeout=30000)
+        page.click("#play")
+        page.wait_for_function("() => document.querySelector('#panel-a').dataset.status === 'paused'")
+        time.sleep(0.3)
+        later = figure1(page)
+        assert_four_panels_drawn(later)
+        assert all(later[k]["hash"] != at0[k]["hash"] for k in "abcd")  # every panel changed as G and D learnt
+        # one D step: (b) shows D after it, (c) waits for the G step; the G step completes the iteration
+        page.click("#d-step")
+        page.wait_for_function("() => document.querySelector('#panel-a .fig1-c').dataset.pending === '1'")
+        assert "pending: 1 of k=1 D steps done" in page.evaluate("() => panels.a.frame.fig1.pending && "
+                                                                 "figurePanels(panels.a).c.note")
+        page.click("#g-step")
+        page.wait_for_function("() => document.querySelector('#panel-a .fig1-c').dataset.pending === '0'")
+        stepped = figure1(page)
+        assert_four_panels_drawn(stepped)
+        assert stepped["b"]["hash"] != later["b"]["hash"] and stepped["c"]["hash"] != later["c"]["hash"]
         page.locator("#panel-a").screenshot(path=str(IMAGES / "lab-1d.png"))
         browser.close()
     assert foreign == []  # no CDN, no network: every request went to the lab
-    assert len(errors) == 1 and "status of 422" in errors[0], errors  # Chromium's note on the 422 above
+    assert len(errors) == 1 and "status of 422" in errors[0], (errors, bad)  # Chromium's note on the 422 above
     for name in ("lab-ring.png", "lab-compare.png", "lab-1d.png"):
         assert (IMAGES / name).stat().st_size > 10_000
     deadline = time.monotonic() + 15  # the page is gone: its runs end (idle timeout 10 s)

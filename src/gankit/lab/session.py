@@ -5,11 +5,13 @@ through a queue, and it publishes a frame, computed once for every viewer, a few
 A frame holds what GAN Lab (Kahng et al. 2018) draws and more: real and generated points, D over the
 plane (the heat map), each fake point's arrow -∇ℓ_G (the direction G's loss moves it), G's image of a
 z-grid (the manifold), losses / D outputs / gradient norms, the toy mode metrics, and D* =
-p_data / (p_data + p_g) (Goodfellow et al. 2014, Prop. 1) where p_data is known in closed form.
+p_data / (p_data + p_g) (Goodfellow et al. 2014, Prop. 1) where p_data is known in closed form; for 1-D
+data, the four panels of that paper's Figure 1 for the latest iteration of Algorithm 1 (:class:`Figure1`).
 """
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import queue
 import tempfile
@@ -27,7 +29,7 @@ from ..models.layers import evaluating, source_logits
 from ..training import Trainer
 from .settings import LabSettings, data_density, make_data, train_config
 
-N_FAKE, N_METRIC, N_REAL, HEAT, N_KDE = 1000, 2500, 1000, 48, 300
+N_FAKE, N_METRIC, N_REAL, HEAT, N_KDE, N_MAP = 1000, 2500, 1000, 48, 300, 25
 HISTORY = 600  # rows kept; beyond, every other row goes and the recording stride doubles
 COUNTING_RULE = ("a sample is high quality within 3σ of its nearest centre; a mode is captured with at "
                  "least ceil(N/(5M)) high-quality samples (Srivastava et al. 2017; Lin et al. 2018)")
@@ -44,12 +46,12 @@ def unb64(s: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- what a frame shows
-def d_values(trainer, x: torch.Tensor) -> torch.Tensor:
+def d_values(trainer, x: torch.Tensor, D=None) -> torch.Tensor:
     """D's report on each row of x (sigmoid probability, or the critic's value), in eval mode. With
-    PacGAN packing m > 1, D judges m copies of each x."""
-    m = trainer.cfg.pack
-    with evaluating(trainer.D):
-        return trainer.objective.d_output(source_logits(trainer.D(pack(x.repeat_interleave(m, 0), m))).float())
+    PacGAN packing m > 1, D judges m copies of each x. ``D``: another copy of the discriminator."""
+    m, D = trainer.cfg.pack, trainer.D if D is None else D
+    with evaluating(D):
+        return trainer.objective.d_output(source_logits(D(pack(x.repeat_interleave(m, 0), m))).float())
 
 
 def g_arrows(trainer, fake: torch.Tensor) -> torch.Tensor:
@@ -72,7 +74,10 @@ def kde_logpdf(samples: np.ndarray, x: np.ndarray) -> np.ndarray:
     chol = np.linalg.cholesky(np.linalg.inv(cov))  # whitening: (a-b)' cov^-1 (a-b) = |(a-b) L|^2
     q = torch.cdist(torch.from_numpy(x @ chol), torch.from_numpy(s @ chol)).square_()
     logdet = np.linalg.slogdet(cov)[1]
-    return torch.logsumexp(q.mul_(-0.5), 1).numpy() - math.log(n) - 0.5 * (logdet + d * math.log(2 * math.pi))
+    q = q.mul_(-0.5)  # log-sum-exp; terms below e^-700 of a row's largest are dropped (exp's slow underflow path)
+    m = q.amax(1, keepdim=True)
+    lse = (m[:, 0] + q.sub_(m).clamp_(min=-700.0).exp_().sum(1).log_()).numpy()
+    return lse - math.log(n) - 0.5 * (logdet + d * math.log(2 * math.pi))
 
 
 def optimal_d(log_pd: np.ndarray, log_pg: np.ndarray) -> np.ndarray:
@@ -114,6 +119,46 @@ def z_grid(z_dim: int, lines: int = 11, per_line: int = 25) -> torch.Tensor:
     return torch.cat([z, torch.zeros(len(z), z_dim - 2)], 1)
 
 
+def z_quantiles(z_dim: int, n: int = N_MAP) -> torch.Tensor:
+    """The z's of Figure 1's mapping lines: the n quantiles Φ⁻¹((i + ½)/n) of N(0, 1) along z's first
+    axis (the rest 0), so that each line carries 1/n of G's mass (the paper's z is uniform, its lines
+    evenly spaced): where the lines' ends bunch up on x, p_g is high."""
+    q = torch.special.ndtri((torch.arange(n, dtype=torch.float64) + 0.5) / n).float()
+    return torch.cat([q[:, None], torch.zeros(n, z_dim - 1)], 1)
+
+
+class Figure1:
+    """The four panels of Goodfellow et al. 2014, Figure 1, live, for the latest iteration of Algorithm 1
+    (k D steps, then one G step): (a) G and D before the iteration's D steps; (b) after them (the same G,
+    D updated towards D* = p_data/(p_data + p_g)); (c) after its G step (G now; D as in (b), but for
+    spectral norm's power iteration, which a G step's pass through D advances); (d) the equilibrium
+    reference: the current p_g against p_data with its D*, and D = 1/2, where D* lies once p_g = p_data
+    (Prop. 1, Thm. 1). Until the iteration's G step is done (after single D steps), (b) is D now and (c)
+    is pending.
+
+    Cheap while training: a copy of G's and D's tensors as each iteration begins (before its first D
+    step, or a G step with none before it) and of D's before its G step; the panels are computed from
+    them only when a frame is made."""
+
+    def __init__(self, G: torch.nn.Module, D: torch.nn.Module):
+        self.G, self.D, self.D_after = (copy.deepcopy(m).eval().requires_grad_(False) for m in (G, D, D))
+        tensors = lambda m: [*m.parameters(), *m.buffers()]  # noqa: E731
+        self._g, self._d = (tensors(m) for m in (G, D))
+        self._G, self._D, self._D_after = (tensors(m) for m in (self.G, self.D, self.D_after))
+        self.step = self.d_steps = 0
+
+    @torch.no_grad()
+    def begin(self, step: int, d_steps: int):
+        """An iteration begins: keep G and D as they are now."""
+        torch._foreach_copy_(self._G + self._D, [t.detach() for t in self._g + self._d])
+        self.step, self.d_steps = step, d_steps
+
+    @torch.no_grad()
+    def before_g_step(self):
+        """The iteration's D steps are done: keep D as it is now."""
+        torch._foreach_copy_(self._D_after, [t.detach() for t in self._d])
+
+
 # ---------------------------------------------------------------------------------------- the session
 class LabSession:
     """A lab run in its own thread; ``control(action)`` returns a Future of the resulting state."""
@@ -135,6 +180,8 @@ class LabSession:
         self.log_pd = data_density(settings)
         self.log_pd_grid = None if self.log_pd is None else self.log_pd(self.grid.numpy())
         self.modes = TOY_MODES.get(settings.data)
+        self.fig1 = Figure1(self.trainer.G, self.trainer.D) if self.dim == 1 else None
+        self.z_map = z_quantiles(self.cfg.z_dim)
         self.d_steps = self.g_steps = 0
         self.k_done = 0  # D steps since the last G step (Algorithm 1's inner loop)
         self.running, self.speed, self.status, self.error = False, 0.0, "paused", None
@@ -158,7 +205,12 @@ class LabSession:
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else math.nan
 
+    def _iteration_begins(self):
+        if self.fig1 is not None and self.k_done == 0:
+            self.fig1.begin(self.g_steps, self.d_steps)
+
     def d_step(self):
+        self._iteration_begins()
         loss, d_real, d_fake = self.trainer.d_step()
         self.d_steps += 1
         self.k_done += 1
@@ -166,6 +218,9 @@ class LabSession:
         self._last[4] = self._grad_norm(self.trainer.D)
 
     def g_step(self):
+        self._iteration_begins()
+        if self.fig1 is not None:
+            self.fig1.before_g_step()
         loss = self.trainer.g_step()
         self.g_steps += 1
         self.k_done = 0
@@ -290,6 +345,7 @@ class LabSession:
                 "modes": None if self.modes is None else {"centres": self.modes[0]().tolist(), "std": self.modes[1],
                                                          "rule": COUNTING_RULE},
                 "history": self.history, "stride": self.stride,
+                "fig1_z": None if self.fig1 is None else b64(self.z_map[:, 0]),
                 "probabilistic": self.trainer.objective.probabilistic, "frame": self.frame}
 
     @torch.no_grad()
@@ -308,12 +364,30 @@ class LabSession:
         if self.log_pd is not None and (self.dstar or self.dim == 1):  # the KDE is costly: when shown
             log_pg = kde_logpdf(fake[:N_KDE].numpy(), self.grid.numpy())
             f["dstar"], f["p_g"] = b64(optimal_d(self.log_pd_grid, log_pg)), b64(np.exp(log_pg))
+        if self.fig1 is not None:
+            f["fig1"] = self.figure1_frame(heat)
         if self.modes is not None:
             f["metrics"] = toy_mode_metrics(fake_all, self.modes[0](), self.modes[1])
         now = time.perf_counter()
         if now - self.t_rate > 0.5:
             self.rate, self.t_rate, self.n_rate = self.n_rate / (now - self.t_rate), now, 0
         return f
+
+    @torch.no_grad()
+    def figure1_frame(self, heat: torch.Tensor) -> dict:
+        """What Figure 1's panels need beyond the frame's own D (``heat``), p_g and D* (the state now):
+        x = G(z) for hello's ``fig1_z`` now and before the iteration; D, p_g and D* before it; D after its
+        D steps (D now while its G step is pending)."""
+        t, fig, grid = self.trainer, self.fig1, self.grid.numpy()
+        pending = self.k_done > 0
+        log_pg = kde_logpdf(fig.G(self.z_fixed[:N_KDE]).float().numpy(), grid)
+        with evaluating(t.G):
+            gz_now = t.G(self.z_map).float()
+        return {"pending": pending, "before": {"step": fig.step, "d_steps": fig.d_steps},
+                "gz": b64(gz_now), "gz_before": b64(fig.G(self.z_map).float()),
+                "d_before": b64(d_values(t, self.grid, fig.D)), "p_g_before": b64(np.exp(log_pg)),
+                "dstar_before": b64(optimal_d(self.log_pd_grid, log_pg)),
+                "d_after_d": b64(heat if pending else d_values(t, self.grid, fig.D_after))}
 
     def _publish(self):
         self.frame = self.compute_frame()

@@ -57,6 +57,7 @@ function writeUrl(s) {
   if ($("#compare").checked) { q.set("compare", "1"); q.set("b.loss", $("#b-loss").value); if ($("#b-over").value.trim()) q.set("b.over", $("#b-over").value.trim()); }
   if ($("#speed").value !== "0") q.set("speed", $("#speed").value);
   for (const id of ["dstar", "manifold"]) if ($(`#show-${id}`).checked) q.set(id, "1");
+  for (const id of ["heat", "arrows"]) if (!$(`#show-${id}`).checked) q.set(id, "0");
   history.replaceState(null, "", `${location.pathname}?${q}`);
 }
 
@@ -100,7 +101,7 @@ async function all(action) {
 }
 
 function onMessage(p, m) {
-  if (m.type === "hello") { p.hello = m; p.real = f32(m.real); p.history = m.history.slice(); if (m.frame) onFrame(p, m.frame, true); return; }
+  if (m.type === "hello") { p.hello = m; $(".plane", p.sec).hidden = m.dim !== 2; $(".fig1", p.sec).hidden = m.dim !== 1; p.real = f32(m.real); p.history = m.history.slice(); if (m.frame) onFrame(p, m.frame, true); return; }
   if (m.type === "frame") onFrame(p, m, m.full);
   if (m.type === "end") { $(".status", p.sec).textContent += " · ended"; if (p.es) p.es.close(); }
 }
@@ -125,7 +126,7 @@ function onFrame(p, f, full) {
   for (let i = 0; i < a.length; i += dim) sum += Math.hypot(a[i], dim === 2 ? a[i + 1] : 0);
   s.arrowNorm = String(sum / (a.length / dim));
   $(".metrics", p.sec).textContent += ` · mean |∇ℓ_G| per point ${(sum / (a.length / dim)).toPrecision(3)}`;
-  if (p.hello.dim === 2) drawPlane(p); else drawLine(p);
+  if (p.hello.dim === 2) drawPlane(p); else drawFigure1(p);
   drawCharts(p);
 }
 const fmt = v => v === null || v === undefined ? "n/a" : Number(v).toFixed(3);
@@ -150,11 +151,13 @@ function heatValues(p) {
 }
 function drawPlane(p) {
   const c = p.plane, g = c.getContext("2d"), f = p.frame, n = p.hello.heat_n;
-  const v = heatValues(p), img = new ImageData(n, n);
-  for (let i = 0; i < n * n; i++) { const [r, gg, b] = colour(v[i]); img.data.set([r, gg, b, 255], 4 * i); }
-  const off = document.createElement("canvas"); off.width = off.height = n;
-  off.getContext("2d").putImageData(img, 0, 0);
-  g.imageSmoothingEnabled = true; g.drawImage(off, 0, 0, c.width, c.height);
+  if ($("#show-heat").checked) {
+    const v = heatValues(p), img = new ImageData(n, n);
+    for (let i = 0; i < n * n; i++) { const [r, gg, b] = colour(v[i]); img.data.set([r, gg, b, 255], 4 * i); }
+    const off = document.createElement("canvas"); off.width = off.height = n;
+    off.getContext("2d").putImageData(img, 0, 0);
+    g.imageSmoothingEnabled = true; g.drawImage(off, 0, 0, c.width, c.height);
+  } else { g.fillStyle = "#fff"; g.fillRect(0, 0, c.width, c.height); }
   if ($("#show-manifold").checked) {
     const m = f32(f.manifold), per = 25; g.strokeStyle = "rgba(90,40,140,.45)"; g.lineWidth = 1;
     for (let l = 0; l < m.length / 2 / per; l++) {
@@ -182,26 +185,70 @@ function dots(p, g, xy, style) {
   g.fillStyle = style;
   for (let i = 0; i < xy.length; i += 2) { const [x, y] = toPx(p, xy[i], xy[i + 1]); g.fillRect(x - 1.5, y - 1.5, 3, 3); }
 }
-function drawLine(p) {  // Goodfellow et al. 2014, Figure 1: p_data (black dots), p_g (green), D (blue dashes)
-  const c = p.plane, g = c.getContext("2d"), f = p.frame, [x0, x1] = p.hello.box, W = c.width, H = c.height;
+// Goodfellow et al. 2014, Figure 1, live: the latest iteration of Algorithm 1 in four panels, each with
+// p_data (black dots), p_g (green: a KDE of G's samples), D (blue dashes), D* (orange dots) and x = G(z)
+// (lines from the z-axis below to the x-axis; z at N(0,1)'s quantiles, so each line is 1/25 of G's mass).
+const FIG1 = {a: "(a) before the D steps", b: "(b) after the D steps", c: "(c) after the G step",
+              d: "(d) equilibrium: p_g = p_data, D = 1/2"};
+function figurePanels(p) {
+  const f = p.frame, F = f.fig1, b = F.before, k = f.heat && f32(f.heat).length;
+  const before = {gz: f32(F.gz_before), pg: f32(F.p_g_before), d: f32(F.d_before), ds: f32(F.dstar_before)};
+  const now = {gz: f32(F.gz), pg: f32(f.p_g), d: f32(f.heat), ds: f32(f.dstar)};
+  let afterD = f32(F.d_after_d);
+  if (!p.hello.probabilistic) {  // a critic: one range for its values in the three panels
+    const all3 = normalise([...before.d, ...afterD, ...now.d]);
+    before.d = all3.slice(0, k); afterD = all3.slice(k, 2 * k); now.d = all3.slice(2 * k);
+  }
+  return {
+    a: {...before, note: `G and D at step ${b.step}, ${b.d_steps} D steps`},
+    b: {...before, d: afterD, ghostD: before.d, note: `D after ${f.d_steps - b.d_steps} D step(s), G as in (a)`},
+    c: F.pending ? {...before, d: afterD, pending: true, note: `pending: ${f.k_done} of k=${f.n_critic} D steps done, press G step`}
+                 : {...now, ghostPg: before.pg, note: `G after its step ${f.step}, D as in (b)`},
+    d: {...now, d: new Float32Array(k).fill(0.5),
+        note: `V(G, D*) ${gameValue(p, f32(p.hello.data_density), now.pg, now.ds).toFixed(3)}; −log 4 = −1.386 at p_g = p_data`},
+  };
+}
+// V(G, D*) = ∫ p_data log D* + p_g log(1 − D*) dx (Eq. 1 at D*; = −log 4 + 2·JSD, Theorem 1), on the plotted grid
+function gameValue(p, pd, pg, ds) {
+  const [x0, x1] = p.hello.box, dx = (x1 - x0) / pd.length; let v = 0;
+  for (let i = 0; i < pd.length; i++) {
+    if (pd[i] > 0 && ds[i] > 0) v += pd[i] * Math.log(ds[i]) * dx;
+    if (pg[i] > 0 && ds[i] < 1) v += pg[i] * Math.log(1 - ds[i]) * dx;
+  }
+  return v;
+}
+function drawFigure1(p) {  // densities to one scale, p_data's peak at 0.8 (a narrow p_g is clipped at the top)
+  const panels1 = figurePanels(p), pd = f32(p.hello.data_density), z = f32(p.hello.fig1_z);
+  let mx = 1e-9; for (const v of pd) mx = Math.max(mx, v / 0.8);
+  for (const [key, q] of Object.entries(panels1)) drawFigurePanel(p, $(`.fig1-${key}`, p.sec), key, q, pd, z, mx);
+}
+function drawFigurePanel(p, c, key, q, pd, z, mx) {
+  const g = c.getContext("2d"), [x0, x1] = p.hello.box, W = c.width, H = c.height, k = q.d.length;
   g.fillStyle = "#fff"; g.fillRect(0, 0, W, H);
-  const top = 20, base = H * 0.62, X = x => (x - x0) / (x1 - x0) * W, Y = v => base - v * (base - top);
-  const d = f32(f.heat), k = d.length, xs = Array.from({length: k}, (_, i) => x0 + (i + 0.5) / k * (x1 - x0));
-  const pd = p.hello.data_density ? f32(p.hello.data_density) : null, pg = f.p_g ? f32(f.p_g) : null;
-  const mx = Math.max(...(pd || [1e-9]), ...(pg || [1e-9]));
-  const curve = (vals, style, dash, w = 2) => { g.strokeStyle = style; g.setLineDash(dash); g.lineWidth = w; g.beginPath();
-    vals.forEach((v, i) => i ? g.lineTo(X(xs[i]), Y(v)) : g.moveTo(X(xs[i]), Y(v))); g.stroke(); g.setLineDash([]); };
-  if (pd) { g.fillStyle = "#000"; pd.forEach((v, i) => { if (i % 3 === 0) g.fillRect(X(xs[i]) - 1, Y(v / mx) - 1, 2, 2); }); }
-  if (pg) curve(Array.from(pg, v => v / mx), "#1b9e3e", []);
-  curve(p.hello.probabilistic ? d : normalise(d), "#2463c9", [6, 4]);
-  if ($("#show-dstar").checked && f.dstar) curve(f32(f.dstar), "#e08a00", [2, 3], 1.5);
-  g.strokeStyle = "#000"; g.lineWidth = 1; g.beginPath(); g.moveTo(0, base); g.lineTo(W, base); g.stroke();
-  const zb = H - 18; g.beginPath(); g.moveTo(0, zb); g.lineTo(W, zb); g.stroke();
-  const m = f32(f.manifold), zs = m.length; g.strokeStyle = "rgba(0,0,0,.45)"; g.beginPath();
-  for (let i = 0; i < zs; i++) { const zx = (i + 0.5) / zs * W; g.moveTo(zx, zb); g.lineTo(X(m[i]), base); }
-  g.stroke();
-  g.fillStyle = "#444"; g.font = "12px sans-serif"; g.fillText("x", W - 12, base - 4); g.fillText("z", W - 12, zb - 4);
-  g.fillText("p_data ···  p_g —  D - -" + ($("#show-dstar").checked ? "  D* ···(orange)" : ""), 6, 14);
+  const top = 30, base = H * 0.66, zb = H - 14, X = x => (x - x0) / (x1 - x0) * W, Y = v => base - v * (base - top);
+  const xs = Array.from({length: k}, (_, i) => x0 + (i + 0.5) / k * (x1 - x0)), drawn = {};
+  const curve = (name, vals, style, dash, w = 2) => {
+    g.strokeStyle = style; g.setLineDash(dash); g.lineWidth = w; g.beginPath(); let n = 0;
+    vals.forEach((v, i) => { if (!isFinite(v)) return; n ? g.lineTo(X(xs[i]), Y(v)) : g.moveTo(X(xs[i]), Y(v)); n++; });
+    g.stroke(); g.setLineDash([]); g.lineWidth = 1; if (name) drawn[name] = n;
+  };
+  g.fillStyle = "#000"; let nd = 0;
+  pd.forEach((v, i) => { if (i % 3 === 0) { g.fillRect(X(xs[i]) - 1.5, Y(v / mx) - 1.5, 3, 3); nd++; } });
+  drawn.p_data = nd;
+  const density = v => Array.from(v, x => Math.min(x / mx, 1));
+  if (q.ghostPg) curve("", density(q.ghostPg), "rgba(27,158,62,.3)", []);
+  curve("p_g", density(q.pg), "#1b9e3e", []);
+  if (q.ghostD) curve("", q.ghostD, "rgba(36,99,201,.3)", [6, 4]);
+  curve("D", q.d, "#2463c9", [6, 4]);
+  curve("D*", q.ds, "#e08a00", [2, 3], 1.5);
+  g.strokeStyle = "#000"; g.beginPath(); g.moveTo(0, base); g.lineTo(W, base); g.moveTo(0, zb); g.lineTo(W, zb); g.stroke();
+  g.strokeStyle = "rgba(0,0,0,.5)"; g.beginPath(); let nm = 0;
+  for (let i = 0; i < z.length; i++) if (isFinite(q.gz[i])) { g.moveTo(X(z[i]), zb); g.lineTo(X(q.gz[i]), base); nm++; }
+  g.stroke(); drawn.map = nm;
+  g.fillStyle = q.pending ? "#999" : "#222"; g.font = "bold 12px sans-serif"; g.fillText(FIG1[key], 4, 13);
+  g.font = "11px sans-serif"; g.fillStyle = "#666"; g.fillText(q.note, 4, 26);
+  g.fillText("x", W - 10, base - 3); g.fillText("z", W - 10, zb - 3);
+  c.dataset.drawn = JSON.stringify(drawn); c.dataset.pending = q.pending ? "1" : "0";
 }
 function normalise(v) { let lo = Math.min(...v), hi = Math.max(...v); return Array.from(v, x => (x - lo) / (hi - lo || 1)); }
 
@@ -256,7 +303,11 @@ function parseCsv(text) {
 }
 
 // ------------------------------------------------------------------ reset (a new run for each panel)
-function scheduleReset() { clearTimeout(resetTimer); resetTimer = setTimeout(reset, 250); }
+// resets run one after another: two at once would race for the same panel's run (the server replaces a
+// tab's run in a slot, so the first one's stream and controls would meet a 404)
+let resetChain = Promise.resolve();
+function queueReset() { return (resetChain = resetChain.then(reset, reset)); }
+function scheduleReset() { clearTimeout(resetTimer); resetTimer = setTimeout(queueReset, 250); }
 async function reset() {
   showError("");
   const s = formSettings();
@@ -288,13 +339,14 @@ async function main() {
   $("#b-over").value = q.get("b.over") || "";
   if (q.get("speed")) $("#speed").value = q.get("speed");
   $("#show-dstar").checked = q.get("dstar") === "1"; $("#show-manifold").checked = q.get("manifold") === "1";
+  $("#show-heat").checked = q.get("heat") !== "0"; $("#show-arrows").checked = q.get("arrows") !== "0";
   if (location.pathname !== "/" && document.referrer === "") $("#explorer-link").hidden = true;
   makePanel("a"); makePanel("b");
   form.addEventListener("change", scheduleReset);
   form.addEventListener("submit", ev => ev.preventDefault());
   for (const id of ["#compare", "#b-loss", "#b-over"]) $(id).addEventListener("change", scheduleReset);
   $("#show-dstar").addEventListener("change", () => all("set"));
-  for (const id of ["#show-dstar", "#show-arrows", "#show-manifold"]) $(id).addEventListener("change", () => {
+  for (const id of ["#show-dstar", "#show-heat", "#show-arrows", "#show-manifold"]) $(id).addEventListener("change", () => {
     writeUrl(formSettings()); for (const p of active()) if (p.frame) onFrame(p, {...p.frame, history_tail: []}, false); });
   $("#play").addEventListener("click", async () => {
     running = !running; $("#play").textContent = running ? "pause" : "play"; await all(running ? "play" : "pause"); });
@@ -303,12 +355,12 @@ async function main() {
   $("#d-step").addEventListener("click", single("d_step"));
   $("#g-step").addEventListener("click", single("g_step"));
   $("#speed").addEventListener("change", () => { writeUrl(formSettings()); all("set"); });
-  $("#reset").addEventListener("click", reset);
+  $("#reset").addEventListener("click", queueReset);
   $("#csv").addEventListener("change", async ev => {
-    try { setPoints(parseCsv(await ev.target.files[0].text())); await reset(); } catch (e) { showError(e.message); } });
+    try { setPoints(parseCsv(await ev.target.files[0].text())); await queueReset(); } catch (e) { showError(e.message); } });
   $("#clear-points").addEventListener("click", () => { setPoints([]); });
   window.addEventListener("pagehide", () => Object.values(panels).forEach(stop));
-  await reset();
+  await queueReset();
   document.body.dataset.ready = "1";
 }
 main().catch(e => showError(e.message));
