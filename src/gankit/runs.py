@@ -133,6 +133,14 @@ class Run:
             return "translation"
         return meta.get("data_spec", {}).get("kind", "image")
 
+    def require_noise_generator(self, what: str) -> None:
+        """Refuse, in one line, a translation run for ``what`` (a command that samples noise)."""
+        if self.kind() == "translation":
+            model = self.meta()["config"].get("model")
+            raise GankitError(f"{what} needs a noise-to-image run (dcgan, cgan, acgan, mlp, r3gan); {self.path} is a "
+                              f"{model} run, which translates images: use `gankit translate {self.path} IMAGE... "
+                              f"--out DIR` (or gankit serve, which translates uploads)")
+
     def write_config(self, cfg: TrainConfig, data_spec: dict, networks: dict[str, dict]) -> None:
         """config.json of a new run: the training config, the data spec and each network's own arguments."""
         write_json(self.config_path, {"format": FORMAT, "gankit_version": __version__, "config": cfg.to_dict(),

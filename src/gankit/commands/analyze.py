@@ -187,7 +187,9 @@ def _toy1d(args, out):
 
 def _load(args):
     from ..pretrained import load
+    from ..runs import Run
 
+    Run(args.run).require_noise_generator(f"gankit analyze {args.what}")
     return load(args.run, ema=not args.no_ema)
 
 

@@ -25,8 +25,10 @@ def run(args) -> int:
 
     from ..errors import GankitError
     from ..pretrained import load
+    from ..runs import Run
     from ..utils.images import save_image_grid, save_scatter
 
+    Run(args.run).require_noise_generator("gankit sample" + (" --drs" if args.drs else ""))
     if args.drs:
         x, G = _drs_samples(args)
     else:

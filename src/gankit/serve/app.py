@@ -29,6 +29,7 @@ from .latent import latents, path
 from .render import render_png
 
 MAX_SEED = 2**63 - 1
+MAX_UPLOAD = 8 * 2**20  # bytes of one uploaded image (translation runs)
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
 RUN_FILES = FILES  # the run directory's servable artefacts (gankit.runs)
@@ -50,16 +51,25 @@ class LoadedRun:
     meta: dict = field(repr=False)
 
     @property
+    def G_device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
+    @property
     def path(self) -> Path:
         return self.run.path
 
     @property
     def num_classes(self) -> int:
-        return int(self.G.num_classes or 0)
+        return int(getattr(self.G, "num_classes", 0) or 0)
 
     @property
     def kind(self) -> str:
         return self.meta["data_spec"].get("kind", "image")
+
+    @property
+    def translates(self) -> bool:
+        """pix2pix / CycleGAN: the generator maps images to images (no noise, no ``z_dim``)."""
+        return self.run.kind() == "translation"
 
     def file(self, name: str) -> Path | None:
         """The allow-listed artefact ``name`` if the run has it (a regular file inside the run)."""
@@ -68,7 +78,8 @@ class LoadedRun:
     def summary(self) -> dict:
         c = self.meta["config"]
         return {"name": self.name, "model": c["model"], "loss": c["loss"], "data": c["data"],
-                "kind": self.kind, "num_classes": self.num_classes, "z_dim": self.G.z_dim,
+                "kind": "translation" if self.translates else self.kind, "num_classes": self.num_classes,
+                "z_dim": getattr(self.G, "z_dim", None), "directions": list(getattr(self.G, "directions", ())),
                 "url": f"/api/runs/{self.name}"}
 
 
@@ -169,6 +180,9 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
         return await run_from_path(default if run is None else run)
 
     def check_label(r: LoadedRun, label: int | None) -> None:
+        if r.translates:
+            raise HTTPException(422, f"run {r.name!r} is a {r.meta['config']['model']} run, which translates images "
+                                     f"instead of sampling noise: use /api/runs/{r.name}/translate")
         if label is None:
             return
         if not r.num_classes:
@@ -261,6 +275,74 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
                           response_class=Response, responses=png_response, name=f"interpolate ({tag})")
         app.add_api_route("/api/runs/{run}" if dep is run_from_path else "/api/info", make_info(dep),
                           methods=["GET"], tags=[tag], name=f"info ({tag})")
+
+    translation_inputs: dict[str, object] = {}  # run name -> its dataset (ImagePairs), loaded on first use
+
+    def translation_run(r: LoadedRun, direction: str) -> None:
+        if not r.translates:
+            raise HTTPException(422, f"run {r.name!r} samples noise ({r.meta['config']['model']}); "
+                                     f"/translate is for pix2pix and cyclegan runs")
+        if direction not in r.G.directions:
+            raise HTTPException(422, f"direction: a {r.meta['config']['model']} run translates "
+                                     f"{' and '.join(r.G.directions)} only")
+
+    def translate_png(r: LoadedRun, x: torch.Tensor, direction: str) -> bytes:
+        """Inputs (uint8 NCHW) in the first row, their translations in the second."""
+        x = x.float().div(127.5).sub(1.0).to(r.G_device)
+        with torch.inference_mode():
+            y = r.G.translate(x, direction)
+        return render_png(torch.cat([x, y.clamp(-1, 1)]).cpu(), "image", nrow=len(x))
+
+    Direction = Query("ab", pattern="^(ab|ba)$", description="ab: domain A -> B; ba: B -> A (CycleGAN)")
+
+    @app.get("/api/runs/{run}/translate", tags=["runs"], response_class=Response, responses=png_response)
+    async def translate_sampled(r: LoadedRun = Depends(run_from_path), direction: str = Direction,
+                                n: int = Query(8, ge=1, le=max_n, description="inputs drawn from the run's data"),
+                                seed: int | None = Seed, format: Literal["png", "json"] = Fmt):
+        """Translation runs: ``n`` inputs drawn (by ``seed``) from the run's own data, over their translations."""
+        translation_run(r, direction)
+        seed = secrets.randbelow(2**31) if seed is None else seed
+
+        def work():
+            if r.name not in translation_inputs:
+                from ..data import load_dataset
+
+                try:
+                    translation_inputs[r.name] = load_dataset(r.G.config.replace(download=False))
+                except GankitError as e:
+                    raise HTTPException(422, f"cannot load run {r.name!r}'s data to draw inputs ({e}); "
+                                             f"POST an image to /api/runs/{r.name}/translate instead") from None
+            data = translation_inputs[r.name]
+            pool = data.a if direction == "ab" else data.b
+            idx = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]
+            return translate_png(r, pool[idx], direction)
+
+        png = await gen.run(work)
+        return respond(r, png, format, {"seed": seed, "n": n, "direction": direction})
+
+    @app.post("/api/runs/{run}/translate", tags=["runs"], response_class=Response, responses=png_response)
+    async def translate_upload(request: Request, r: LoadedRun = Depends(run_from_path), direction: str = Direction):
+        """Translation runs: the image in the request body (PNG, JPEG, ...; at most 8 MB), resized to the
+        run's size, beside its translation."""
+        from io import BytesIO
+
+        translation_run(r, direction)
+        body = await request.body()
+        if not body or len(body) > MAX_UPLOAD:
+            raise HTTPException(422, f"body: send one image file of 1 byte to {MAX_UPLOAD // 2**20} MB")
+        from ..errors import DataError
+        from ..translation.data import read_image, to_tensor
+
+        shape = r.meta["data_spec"]["shape"]
+
+        def work():
+            try:
+                arr = read_image(BytesIO(body), shape[-1], shape[0])
+            except DataError:
+                raise HTTPException(422, "body: not an image gankit can read (PNG, JPEG, BMP, ...)") from None
+            return translate_png(r, to_tensor([arr]), direction)
+
+        return Response(await gen.run(work), media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/runs", tags=["runs"])
     async def list_runs():
