@@ -54,7 +54,8 @@ class RunLogger:
             "samples": final_samples,
             "curves": plot_curves(self.metrics_path, self.run_dir / "curves.png", probabilistic)
             if self.metrics_path.exists() else None,
-            "gif": save_gif(frames, self.run_dir / "training.gif"),
+            "gif": save_gif(frames, self.run_dir / "training.gif",
+                            captions=[f"step {int(f.stem.rpartition('-')[2])}" for f in frames]),
         }
         self._report(out, summary)
         if self.tb is not None:
