@@ -1,4 +1,5 @@
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -7,6 +8,10 @@ import pytest
 import torch
 
 from gankit import TrainConfig
+
+# `gankit train` measures the model after training (an evaluator trained once per dataset); tests that
+# want it pass --eval, the rest stay fast. Set here so that subprocesses inherit it too.
+os.environ.setdefault("GANKIT_TRAIN_EVAL", "0")
 
 # Tiny models are fastest single-threaded, and a busy 2-core machine punishes thread oversubscription.
 torch.set_num_threads(1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.images import plot_curves, save_gif, save_image_grid, save_scatter
+from ..utils.images import pixel_img, plot_curves, save_gif, save_image_grid, save_scatter
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,10 @@ class RunLogger:
         cfg = summary["config"]
         lines = [f"# gankit run: {cfg['model']} / {cfg['loss']} on {cfg['data']}", ""]
         lines += [f"- **{k}**: {v}" for k, v in summary.items() if k != "config"]
-        lines += ["", "## Samples (fixed evaluation noise)", "", f"![samples]({files['samples'].name})", ""]
+        lines += ["", "## Samples (fixed evaluation noise)", "", pixel_img(files["samples"], "samples"), ""]
         if files["curves"]:
             lines += ["## Training curves", "", "![curves](curves.png)", ""]
         if files["gif"]:
-            lines += ["## Samples over training", "", "![training](training.gif)", ""]
+            lines += ["## Samples over training", "", pixel_img(files["gif"], "samples over training"), ""]
         lines += ["## Config", "", "```json", json.dumps(cfg, indent=2), "```", ""]
         (self.run_dir / "report.md").write_text("\n".join(lines))

@@ -135,6 +135,16 @@ def save_scatter(points: Tensor, path: str | Path, reference: Tensor | None = No
     return path
 
 
+def pixel_img(path: str | Path, alt: str) -> str:
+    """Markdown/HTML for image ``path`` (beside the markdown file) shown at its native size, pixels kept
+    sharp: an ``<img>`` with its own width and height and ``image-rendering: pixelated``."""
+    path = Path(path)
+    with Image.open(path) as im:
+        w, h = im.size
+    return (f'<img src="{path.name}" width="{w}" height="{h}" alt="{alt}" '
+            f'style="image-rendering: pixelated; image-rendering: crisp-edges">')
+
+
 def caption(im: Image.Image, text: str) -> Image.Image:
     """``im`` with ``text`` in a white band above it (a GIF frame saying its step)."""
     from PIL import ImageDraw
