@@ -147,6 +147,16 @@ class Run:
         write_json(self.config_path, {"format": FORMAT, "gankit_version": __version__, "config": cfg.to_dict(),
                                       "data_spec": data_spec, **networks})
 
+    def sample_grids(self) -> dict[int, Path]:
+        """The sample grids saved over training (samples/step-NNNNNNN.png), by step."""
+        out = {}
+        for p in sorted(self.samples_dir.glob("step-*.png")):
+            try:
+                out[int(p.stem.rpartition("-")[2])] = p
+            except ValueError:
+                continue
+        return out
+
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, step: int) -> Path:
         return self.checkpoints_dir / f"step-{step:07d}"

@@ -9,6 +9,7 @@ memory: at most ``max_concurrency`` batches of at most ``max_n`` samples exist a
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ from .render import render_png
 MAX_SEED = 2**63 - 1
 MAX_UPLOAD = 8 * 2**20  # bytes of one uploaded image (translation runs)
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-          "style.css": "text/css; charset=utf-8"}
+          "style.css": "text/css; charset=utf-8", "docs.html": "text/html; charset=utf-8",
+          "docs.js": "text/javascript; charset=utf-8"}
+DOCS_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8", "swagger-ui-bundle.js": "text/javascript; charset=utf-8"}
 RUN_FILES = FILES  # the run directory's servable artefacts (gankit.runs)
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
@@ -50,9 +53,41 @@ class LoadedRun:
     G: torch.nn.Module
     meta: dict = field(repr=False)
 
+    loaded_mtime: float = 0.0  # of the generator weights G holds
+
     @property
     def G_device(self) -> torch.device:
         return next(self.G.parameters()).device
+
+    def refresh(self) -> bool:
+        """A run still training: reload G when newer generator weights have landed. True if reloaded."""
+        from ..pretrained import load
+
+        try:
+            mtime = self.run.generator_weights().stat().st_mtime
+        except (GankitError, OSError):
+            return False
+        if mtime <= self.loaded_mtime:
+            return False
+        try:
+            self.G = load(self.path, device=self.G_device)
+        except (GankitError, OSError, RuntimeError, ValueError):  # a file being replaced: next time
+            return False
+        self.loaded_mtime = mtime
+        return True
+
+    def progress(self, last: dict | None) -> dict:
+        """How far training got: last logged step, the configured steps, the newest checkpoint, and
+        whether it is still running (metrics written in the last minute, steps not reached)."""
+        import time
+
+        steps = self.meta["config"].get("steps")
+        step = (last or {}).get("step")
+        ckpt = self.run.latest_checkpoint()
+        m = self.run.metrics_path
+        recent = m.is_file() and time.time() - m.stat().st_mtime < 60
+        return {"step": step, "steps": steps, "checkpoint": ckpt.name if ckpt else None,
+                "running": bool(recent and steps and step is not None and step < steps)}
 
     @property
     def path(self) -> Path:
@@ -93,10 +128,32 @@ def load_runs(run_dirs, device: str = "cpu") -> dict[str, LoadedRun]:
         if d.name in runs:
             raise GankitError(f"two runs are named {d.name!r} ({runs[d.name].path} and {d}); "
                               f"runs are addressed by directory name, so rename one")
-        runs[d.name] = LoadedRun(d.name, Run(d), load(d, device=device), meta)
+        run = Run(d)
+        runs[d.name] = LoadedRun(d.name, run, load(d, device=device), meta,
+                                 loaded_mtime=run.generator_weights().stat().st_mtime)
     if not runs:
         raise GankitError("no runs to serve; pass one or more run directories")
     return runs
+
+
+_docs_cache: dict[str, tuple[bytes, str]] = {}
+
+
+def docs_assets() -> dict[str, tuple[bytes, str]]:
+    """Swagger UI 5's script and stylesheet from the installed swagger-ui-py package ({} without it)."""
+    if not _docs_cache:
+        try:
+            spec = importlib.util.find_spec("swagger_ui")
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            return {}
+        folder = Path(list(spec.submodule_search_locations)[0]) / "static"
+        for name, media in DOCS_ASSETS.items():
+            if not (folder / name).is_file():
+                return {}
+            _docs_cache[name] = ((folder / name).read_bytes(), media)
+    return _docs_cache
 
 
 def _history(run: Run, limit: int = 200) -> list[dict]:
@@ -260,9 +317,12 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
             """Config, data spec, training curves (thinned metrics), last metrics, evaluation report."""
             def read():  # file reads off the event loop (metrics.jsonl of a long run is large)
                 hist = _history(r.run)
+                reloaded = r.refresh()
                 return {**r.summary(), "config": r.meta["config"], "data_spec": r.meta["data_spec"],
                         "gankit_version": r.meta.get("gankit_version"), "last_metrics": hist[-1] if hist else None,
-                        "history": hist, "eval": r.run.eval_result(),
+                        "history": hist, "eval": r.run.eval_result(), "eval_history_count": len(r.run.eval_history()),
+                        "progress": {**r.progress(hist[-1] if hist else None), "reloaded": reloaded},
+                        "sample_steps": sorted(r.run.sample_grids()),
                         "files": {k: f"/api/runs/{r.name}/files/{k}" for k in RUN_FILES if r.file(k)},
                         "limits": {"max_n": max_n}}
             return await anyio.to_thread.run_sync(read)
@@ -358,6 +418,30 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
         if p is None:
             raise HTTPException(404, f"run {r.name!r} has no file {name!r}; served files: {', '.join(RUN_FILES)}")
         return Response(await anyio.Path(p).read_bytes(), media_type=RUN_FILES[name])
+
+    @app.get("/api/runs/{run}/steps/{step}", tags=["runs"], responses={200: {"content": {"image/png": {}}}})
+    async def sample_grid(step: int, r: LoadedRun = Depends(run_from_path)):
+        """The sample grid saved at ``step`` of training (the steps are the info's ``sample_steps``)."""
+        p = r.run.sample_grids().get(step)
+        if p is None:
+            raise HTTPException(404, f"run {r.name!r} saved no sample grid at step {step}")
+        return Response(await anyio.Path(p).read_bytes(), media_type="image/png")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        """Swagger UI from the swagger-ui-py package (no CDN); its start-up script is /static/docs.js."""
+        if not docs_assets():
+            return Response("<!doctype html><title>API docs</title><p>The interactive API docs need the "
+                            "swagger-ui-py package: <code>pip install 'gankit[serve]'</code>. The schema is at "
+                            "<a href='/openapi.json'>/openapi.json</a>.", media_type="text/html; charset=utf-8")
+        return Response(static["docs.html"], media_type=STATIC["docs.html"])
+
+    @app.get("/docs-assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str):
+        assets = docs_assets()
+        if name not in assets:
+            raise HTTPException(404, f"no docs asset {name!r}")
+        return Response(assets[name][0], media_type=assets[name][1])
 
     @app.get("/", include_in_schema=False)
     async def index():
