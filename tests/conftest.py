@@ -1,4 +1,5 @@
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -7,6 +8,10 @@ import pytest
 import torch
 
 from gankit import TrainConfig
+
+# `gankit train` measures the model after training (an evaluator trained once per dataset); tests that
+# want it pass --eval, the rest stay fast. Set here so that subprocesses inherit it too.
+os.environ.setdefault("GANKIT_TRAIN_EVAL", "0")
 
 # Tiny models are fastest single-threaded, and a busy 2-core machine punishes thread oversubscription.
 torch.set_num_threads(1)
@@ -46,3 +51,29 @@ def fake_mnist(tmp_path):
         write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
     return tmp_path / "mnist"
+
+
+def serve_in_thread(app):
+    """Run ``app`` with uvicorn on a free loopback port in a daemon thread; a generator yielding its
+    base URL, for module fixtures of the browser tests (``yield from serve_in_thread(app)``)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert srv.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -4,13 +4,13 @@ steps (Algorithm 1), a loss change (a new run, in the URL), a comparison, a bad 
 and the 1-D deep link's four Figure 1 panels, drawn and changing as training proceeds. Screenshots go to
 docs/images/.
 Missing Chromium or playwright is a failure, not a skip."""
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
+
+from conftest import serve_in_thread
 
 from gankit.lab.app import create_lab_app
 
@@ -22,23 +22,10 @@ IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     torch.set_num_threads(1)
     app = create_lab_app(max_sessions=4, max_steps=20_000, idle_timeout=10)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    for url in serve_in_thread(app):
+        yield url, app
 
 
 def data(page, sel, key):

@@ -264,11 +264,14 @@ def test_page_and_assets_are_local_only(client):
     assert page.headers["content-type"].startswith("text/html")
     assert 'src="/static/app.js"' in page.text and 'href="/static/style.css"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    for asset in ("/", "/static/app.js", "/static/style.css"):
+    for asset in ("/", "/static/app.js", "/static/style.css", "/docs", "/static/docs.js"):
         text = client.get(asset).text
         assert "http://" not in text and "https://" not in text and "//cdn" not in text  # nothing fetched from elsewhere
     assert client.get("/static/nope.js").status_code == 404
-    assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
+    # /docs: Swagger UI from the installed swagger-ui-py package, served by the explorer itself
+    assert 'src="/docs-assets/swagger-ui-bundle.js"' in client.get("/docs").text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs-assets/index.html").status_code == 404
 
 
 def test_openapi_schema_lists_the_endpoints(client):

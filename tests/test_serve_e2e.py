@@ -5,9 +5,6 @@ is a failure, not a skip. The screenshot lands in tests/artifacts/serve-e2e.png.
 """
 import io
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +14,7 @@ from PIL import Image
 import gankit
 from gankit.serve.app import create_app
 
-from conftest import tiny
+from conftest import serve_in_thread, tiny
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,26 +25,12 @@ ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "serve-e2e.png"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """uvicorn on a free loopback port, in a thread, over a conditional and an unconditional run."""
-    import uvicorn
-
     base = tmp_path_factory.mktemp("e2e")
     gankit.train(tiny(model="cgan", steps=4), base / "cgan")
     (base / "cgan" / "eval.json").write_text(json.dumps({"fid": 42.25, "recall": 0.5}))
     gankit.train(tiny(steps=2), base / "dcgan")
     app = create_app([base / "cgan", base / "dcgan"])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    yield from serve_in_thread(app)
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -85,7 +68,7 @@ def test_explorer_page_in_headless_chromium(server):
         wait_new_image(page, "#strip", None)
         assert page.is_visible("#label-box")  # the first run is conditional: a label picker
         assert page.locator("#label option").count() == 11  # random + classes 0..9
-        assert "42.25" in page.inner_text("#eval-table") and page.is_visible("#curves")
+        assert "42.25" in page.inner_text("#metrics") and page.is_visible("#curves")
         assert page.eval_on_selector("#curves", "i => i.naturalWidth") > 0
 
         # 'new samples': a new seed in the box and a different grid on screen.

@@ -12,7 +12,8 @@ Layout (``FORMAT`` 2; a run without ``format`` in its config.json is format 1, g
     run/metrics.jsonl               one JSON row per log step
     run/samples/step-0000500.png    sample grids over training; run/samples.png the last one
     run/curves.png, training.gif, report.md, tensorboard/   the logger's summaries
-    run/eval.json, eval.md          ``gankit evaluate``'s results
+    run/eval.json, eval.md          ``gankit evaluate``'s latest result
+    run/evals/eval-<time>.json      every evaluation's result (eval.json is the newest of them)
 
 Writers: the trainer (config, checkpoints via ``training/checkpoint.py``, metrics and samples via
 its logger) and ``gankit evaluate``. Readers — loading, serving, ``gankit info``, analysis — go
@@ -138,6 +139,14 @@ class Run:
             return "translation"
         return meta.get("data_spec", {}).get("kind", "image")
 
+    def require_noise_generator(self, what: str) -> None:
+        """Refuse, in one line, a translation run for ``what`` (a command that samples noise)."""
+        if self.kind() == "translation":
+            model = self.meta()["config"].get("model")
+            raise GankitError(f"{what} needs a noise-to-image run (dcgan, cgan, acgan, mlp, r3gan); {self.path} is a "
+                              f"{model} run, which translates images: use `gankit translate {self.path} IMAGE... "
+                              f"--out DIR` (or gankit serve, which translates uploads)")
+
     def write_config(self, cfg: TrainConfig, data_spec: dict, networks: dict[str, dict],
                      torch_threads: int | None = None) -> None:
         """config.json of a new run: the training config, the data spec, each network's own arguments and
@@ -172,6 +181,16 @@ class Run:
     def remove(self) -> None:
         """Delete the run folder (a new run that failed before anything worth keeping was saved)."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def sample_grids(self) -> dict[int, Path]:
+        """The sample grids saved over training (samples/step-NNNNNNN.png), by step."""
+        out = {}
+        for p in sorted(self.samples_dir.glob("step-*.png")):
+            try:
+                out[int(p.stem.rpartition("-")[2])] = p
+            except ValueError:
+                continue
+        return out
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, step: int) -> Path:
@@ -209,6 +228,32 @@ class Run:
         if self.metrics_path.is_file():
             rows = [json.dumps(r) for r in self.metrics() if r.get("step", 0) <= step]
             atomic_write(self.metrics_path, lambda p: Path(p).write_text("".join(r + "\n" for r in rows)))
+
+    @property
+    def evals_dir(self) -> Path:
+        return self.path / "evals"
+
+    def new_eval_path(self) -> Path:
+        """A fresh ``evals/eval-<YYYYmmdd-HHMMSS>[-k].json`` for the evaluation being written."""
+        import time
+
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path, k = self.evals_dir / f"eval-{stamp}.json", 1
+        while path.exists():
+            path, k = self.evals_dir / f"eval-{stamp}-{k}.json", k + 1
+        return path
+
+    def eval_history(self) -> list[dict]:
+        """Every evaluation kept in ``evals/``, oldest first (unreadable files skipped)."""
+        out = []
+        for p in sorted(self.evals_dir.glob("eval-*.json"), key=lambda p: (p.stem[:20], len(p.stem), p.stem)):
+            try:
+                row = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(row, dict):
+                out.append({"file": p.name, **row})
+        return out
 
     def eval_result(self) -> dict | None:
         """``gankit evaluate``'s eval.json, if there is a readable one inside the run (not a link out)."""

@@ -83,7 +83,7 @@ class CollapseRecorder:
         else:
             frames = [self._histogram(r, frame_dir / f"step-{r['step']:07d}.png") for r in self.records]
             panels = self._heatmap(out_dir / "collapse.png")
-        gif = save_gif(frames, out_dir / "collapse.gif", duration_ms)
+        gif = save_gif(frames, out_dir / "collapse.gif", duration_ms, captions=[f"step {r['step']}" for r in self.records])
         return {"every": self.every, "n_samples": self.n, "records": self.records,
                 "png": str(panels), "gif": str(gif)}
 

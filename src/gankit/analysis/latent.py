@@ -74,11 +74,16 @@ def save_interpolation(G, out_dir, n_paths: int = 8, n_steps: int = 10, method: 
     z = interpolation_paths(G.z_dim, n_paths, n_steps, method, seed)
     y = _labels(G, label, z.shape[:2], seed)
     images = render(G, z, y)                                    # (P, T, C, H, W)
-    png = save_grid(images.flatten(0, 1), out_dir / f"interpolate-{method}.png", nrow=n_steps)
+    ts = [i / (n_steps - 1) for i in range(n_steps)]
+    png = save_grid(images.flatten(0, 1), out_dir / f"interpolate-{method}.png", nrow=n_steps,
+                    title=f"{method} interpolation: one path per row, t from 0 to 1 along it",
+                    col_labels=[f"{t:.2f}" for t in ts], row_labels=[f"path {p}" for p in range(n_paths)])
     frame_dir = out_dir / f"frames-{method}"
     frames = [save_grid(images[:, i], frame_dir / f"{i:03d}.png", nrow=min(n_paths, 8), min_side=256)
               for i in range(n_steps)]
-    gif = save_gif(frames + frames[-2:0:-1], out_dir / f"interpolate-{method}.gif", duration_ms)
+    captions = [f"{method} t = {t:.2f}" for t in ts]
+    gif = save_gif(frames + frames[-2:0:-1], out_dir / f"interpolate-{method}.gif", duration_ms,
+                   captions=captions + captions[-2:0:-1])
     norms = z.norm(dim=-1)
     return {"method": method, "paths": n_paths, "steps": n_steps, "seed": seed, "label": label,
             "z_norm_endpoints_mean": float(norms[:, [0, -1]].mean()),
@@ -105,8 +110,10 @@ def class_grid(G, out_path, n_rows: int = 8, seed: int = 0) -> dict:
     z = torch.randn(n_rows, 1, G.z_dim, generator=g).expand(n_rows, k, G.z_dim)
     y = torch.arange(k).expand(n_rows, k)
     images = render(G, z, y)
-    png = save_grid(images.flatten(0, 1), out_path, nrow=k)
-    return {"rows": n_rows, "classes": k, "seed": seed, "png": str(png)}
+    col_labels = [str(c) for c in range(k)]
+    png = save_grid(images.flatten(0, 1), out_path, nrow=k, col_labels=col_labels,
+                    title="columns: class label y; rows: one z each")
+    return {"rows": n_rows, "classes": k, "seed": seed, "png": str(png), "col_labels": col_labels}
 
 
 # ---------------------------------------------------------------------- vector arithmetic
@@ -154,7 +161,9 @@ def vector_arithmetic(G, groups: dict[str, Sequence[int] | int], out_dir, pool: 
     if getattr(G, "num_classes", 0):
         y = torch.full((pool,), 0 if label is None else int(label), dtype=torch.long)
     images = render(G, z, y)
-    pool_png = save_grid(images, out_dir / "pool.png", nrow=16)
+    pool_png = save_grid(images, out_dir / "pool.png", nrow=16, col_labels=[f"+{j}" for j in range(16)],
+                         row_labels=[str(i) for i in range(0, pool, 16)],
+                         title="the pool: sample index = row label + column label (for --a/--b/--c)")
     chosen, predicted = {}, None
     if classifier is not None:
         with torch.no_grad():
@@ -171,17 +180,24 @@ def vector_arithmetic(G, groups: dict[str, Sequence[int] | int], out_dir, pool: 
     y_means = None if y is None else y[:3]
     y_out = None if y is None else y[:1].expand(len(z_out))
     mean_images = render(G, means, y_means)
-    rows, width = [], max(per_group + 1, n_results)
+    most = max(len(v) for v in chosen.values())  # exemplar columns; G(mean z) in the column after them
+    rows, width = [], max(most + 1, n_results)
     blank = torch.ones_like(images[:1])
     for i, key in enumerate(("a", "b", "c")):
         ex = images[chosen[key]]
-        rows.append(torch.cat([ex, mean_images[i:i + 1], blank.expand(width - len(ex) - 1, *blank.shape[1:])]))
+        rows.append(torch.cat([ex, blank.expand(most - len(ex), *blank.shape[1:]), mean_images[i:i + 1],
+                               blank.expand(width - most - 1, *blank.shape[1:])]))
     res = render(G, z_out, y_out)
     rows.append(torch.cat([res, blank.expand(width - len(res), *blank.shape[1:])]))
-    png = save_grid(torch.cat(rows), out_dir / "arithmetic.png", nrow=width)
+    row_labels = ["A", "B", "C", "A - B + C"]
+    col_labels = [f"#{i + 1}" for i in range(most)] + ["mean z"] + [""] * (width - most - 1)
+    png = save_grid(torch.cat(rows), out_dir / "arithmetic.png", nrow=width, row_labels=row_labels,
+                    col_labels=col_labels, title=f"rows A, B, C: exemplars and G(mean z); last row: "
+                    f"G(mean A - mean B + mean C), then {n_results - 1} variants with noise +-{noise}")
     ink = lambda x: float(x.add(1).div(2).mean())  # noqa: E731  mean intensity in [0, 1] (stroke weight)
     out = {"groups": {k.upper(): chosen[k] for k in chosen}, "pool": pool, "seed": seed, "noise": noise,
            "result_z_norm": float(result.norm()), "png": str(png), "pool_png": str(pool_png),
+           "row_labels": row_labels,
            "mean_intensity": {**{k.upper(): ink(images[chosen[k]]) for k in chosen},
                               **{f"G(mean z_{k.upper()})": ink(mean_images[i:i + 1]) for i, k in enumerate("abc")},
                               "result": ink(res)}}

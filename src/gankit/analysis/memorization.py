@@ -98,6 +98,10 @@ def memorization_check(samples: Tensor, train: Tensor, out_dir, features: dict[s
     k = len(columns)
     tiles = torch.stack(columns, 1).flatten(0, 1)           # sample_0, nn_0..., gap, sample_1, ...
     per_row = max(1, 16 // k) * k
-    result["png"] = str(save_grid(tiles, out_dir / f"{prefix}.png", nrow=per_row))
+    headers = ["sample", *(f"NN {i + 1}" for i in range(len(features))), ""] * (per_row // k)
+    spaces = ", ".join(f"NN {i + 1}: nearest training image in {n}" for i, n in enumerate(features))
+    result["png"] = str(save_grid(tiles, out_dir / f"{prefix}.png", nrow=per_row, col_labels=headers,
+                                  min_side=800, title=f"each generated sample, then {spaces}"))
+    result["col_labels"] = headers[:k]
     result["layout"] = "groups of (sample, " + ", ".join(f"nearest in {n}" for n in features) + ")"
     return result

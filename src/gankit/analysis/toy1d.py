@@ -154,7 +154,7 @@ def animate(make_trainer, p_data: Mixture1D, out_dir, cfg: TrainConfig | None = 
     frames = list({f.step: f for f in recorder.frames}.values())
     frame_dir = out_dir / "frames"
     paths = [draw_frames([f], frame_dir / f"step-{f.step:07d}.png", dpi=80) for f in frames]
-    gif = save_gif(paths, out_dir / "toy1d.gif", duration_ms)
+    gif = save_gif(paths, out_dir / "toy1d.gif", duration_ms, captions=[f"step {f.step}" for f in frames])
     pick = sorted({0, len(frames) // 8, len(frames) // 3, len(frames) - 1})
     png = draw_frames([frames[i] for i in pick], out_dir / "toy1d.png",
                       [f"({'abcd'[j]}) step {frames[i].step}" for j, i in enumerate(pick)])

@@ -112,8 +112,25 @@ def _run(args) -> int:
     except ValueError as e:  # bad user input caught by the analysis functions
         raise GankitError(str(e)) from None
     path = write_json(out / f"{args.what}.json", result)
+    for figure in figures(result):
+        print(f"wrote {figure}")
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def figures(result) -> list[str]:
+    """The PNG / GIF files an analysis result names (at any depth), in order, each once."""
+    found: list[str] = []
+    stack = [result]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, dict):
+            stack[:0] = list(item.values())
+        elif isinstance(item, list):
+            stack[:0] = item
+        elif isinstance(item, str) and item.endswith((".png", ".gif")) and item not in found and Path(item).is_file():
+            found.append(item)
+    return found
 
 
 def _pairs(names):
@@ -187,7 +204,9 @@ def _toy1d(args, out):
 
 def _load(args):
     from ..pretrained import load
+    from ..runs import Run
 
+    Run(args.run).require_noise_generator(f"gankit analyze {args.what}")
     return load(args.run, ema=not args.no_ema)
 
 

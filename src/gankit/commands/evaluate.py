@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 
 def register(subparsers) -> None:
@@ -33,7 +34,8 @@ def register(subparsers) -> None:
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="weights file of the dinov2 / clip extractor")
     p.add_argument("--download-weights", action="store_true",
-                   help="download the dinov2 / clip weights (checked against their SHA-256) into the cache")
+                   help="download the inception / dinov2 / clip weights (checked against their SHA-256) into "
+                        "the cache ($GANKIT_WEIGHTS or ~/.cache/gankit/weights); needs internet once")
     p.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="reference feature cache (default $GANKIT_CACHE or ~/.cache/gankit/stats)")
     p.add_argument("--n-ref", type=int, default=50_000, help="at most this many real images (default 50000)")
@@ -53,6 +55,8 @@ def run(args) -> int:
                           device=args.device, batch_size=args.batch_size, is_logits=args.is_logits,
                           resize=args.resize, weights=args.weights, download=args.download_weights)
     result = evaluate_run(args.run, options)
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -60,5 +64,5 @@ def run(args) -> int:
         print(f"{key:20s} {value:.6g}" if isinstance(value, float) else f"{key:20s} {value}")
     for key, why in result.get("skipped", {}).items():
         print(f"{key:20s} skipped: {why}")
-    print(f"wrote {args.run}/eval.json and eval.md")
+    print(f"wrote {args.run}/eval.json and eval.md (earlier results kept in {args.run}/evals/)")
     return 0

@@ -1,6 +1,7 @@
 """``gankit train``: train a GAN (default: the dcgan-digits preset), or ``--resume`` a run."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -19,6 +20,11 @@ def register(subparsers) -> None:
     t.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN",
                    help="continue the run in RUN (or --out) from its latest checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    t.add_argument("--eval", action=argparse.BooleanOptionalAction, dest="quality",
+                   default=os.environ.get("GANKIT_TRAIN_EVAL", "1") != "0",
+                   help="after training on digits or MNIST, measure FD / KID / precision / recall (and class "
+                        "accuracy) with a LeNet evaluator trained once and cached, into report.md (default: on; "
+                        "GANKIT_TRAIN_EVAL=0 turns the default off)")
     add_config_flags(t)
     t.set_defaults(func=run)
 
@@ -60,4 +66,10 @@ def run(args) -> int:
           f"({result['images_per_s']:.0f} images/s)")
     print(f"samples: {result['samples']}")
     print(f"report:  {result['report']}")
+    if args.quality and not result["stopped_early"]:
+        from ..metrics.quality import measure_quality, quality_line
+
+        quality = measure_quality(run_dir, log=lambda msg: print(msg, file=sys.stderr))
+        if quality is not None:
+            print(f"quality: {quality_line(quality)}")
     return 0

@@ -215,7 +215,9 @@ def _resolve_extractors(ctx: RunContext) -> _Extractors:
             notes.append(f"images resized from {spec.shape[-1]} to {ev.image_size} px for the evaluator")
         src = ev.config.get("dataset")
         if src and src not in (cfg.data, "mnist" if cfg.data == "stacked-mnist" else cfg.data):
-            notes.append(f"the evaluator was trained on {src}, the run on {cfg.data}")
+            notes.append(f"the evaluator was trained on {src}, the run on {cfg.data}: its features and classes "
+                         f"may not fit these images; train one with `gankit train-evaluator --data {cfg.data}`")
+            info["warnings"] = [notes[-1]]
         info["evaluator"] = {"identity": classifier.identity, "dataset": src,
                              "held_out_accuracy": ev.config.get("held_out_accuracy"),
                              "image_size": ev.image_size}
@@ -283,4 +285,5 @@ def _no_evaluator_error(run: Path, cfg, spec) -> GankitError:
     return GankitError(
         f"no evaluator for run {run} ({cfg.data} {size}x{size}): train one with `gankit train-evaluator "
         f"--data {'mnist' if cfg.data == 'stacked-mnist' else cfg.data}{root} --image-size {size} "
-        f"--out DIR` and pass --evaluator DIR, or use --extractor inception")
+        f"--out DIR` and pass --evaluator DIR (offline, seconds on digits), or use --extractor pixels (offline, "
+        f"no classifier), or --extractor inception --download-weights (fetches the 91 MB FID Inception weights)")

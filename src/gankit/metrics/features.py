@@ -199,7 +199,7 @@ def build_extractor(name: str, *, evaluator=None, inception_weights=None, device
     if name == "inception":
         from .inception import find_inception_weights, load_inception
 
-        file = find_inception_weights(inception_weights)
+        file = find_inception_weights(inception_weights, download)
         identity = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
         return InceptionExtractor(load_inception(file, device), device, identity, is_logits, resize)
     if name in ("dinov2", "clip"):

@@ -15,8 +15,10 @@ pytorch-fid does with ``resize_input=True``, and must be in [-1, 1] (gankit's co
 generator ends in tanh), which is the range the network was trained on. Thus
 ``FIDInceptionV3()(x) == pytorch_fid.InceptionV3()((x + 1) / 2)`` for the same weights.
 
-The weights are never downloaded by gankit: :func:`find_inception_weights` looks for the file
-locally and, when it is absent, says where to get it.
+The weights are downloaded only when asked (``gankit evaluate --extractor inception
+--download-weights``): :func:`find_inception_weights` looks for the file locally and, when it is
+absent, fetches it with ``download=True`` (checked against the SHA-256 of the file pytorch-fid
+publishes, then read with ``torch.load(weights_only=True)``) or says where to get it.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ __all__ = [
     "INCEPTION_WEIGHTS_ENV",
     "INCEPTION_WEIGHTS_FILE",
     "INCEPTION_WEIGHTS_URL",
+    "INCEPTION_WEIGHTS_SHA256",
     "FIDInceptionV3",
     "InceptionWeightsError",
     "InceptionWeightsNotFound",
@@ -46,6 +49,8 @@ INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                          + INCEPTION_WEIGHTS_FILE)
 INCEPTION_WEIGHTS_ENV = "GANKIT_INCEPTION_WEIGHTS"
+#: SHA-256 of pytorch-fid's file (95,628,359 bytes; the file name carries its first 8 hex digits)
+INCEPTION_WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 
 INPUT_SIZE = 299
 POOL_DIM = 2048
@@ -302,16 +307,20 @@ def _resolve(candidate: str | os.PathLike) -> Path:
     return p / INCEPTION_WEIGHTS_FILE if p.is_dir() else p
 
 
-def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
+def find_inception_weights(path: str | os.PathLike | None = None, download: bool = False) -> Path:
     """Where the FID Inception weights are: ``path`` if given (a file, or a folder holding
     ``pt_inception-2015-12-05-6726825d.pth``), else ``$GANKIT_INCEPTION_WEIGHTS``, else
     ``torch.hub.get_dir()/checkpoints/`` (where pytorch-fid caches its download).
 
     An explicit ``path`` is authoritative: if it does not exist the search stops there, so a
-    typo never silently picks up another file. Nothing is downloaded; raises
-    :class:`InceptionWeightsNotFound` (a ``FileNotFoundError``) naming the file, the places
-    looked at and the URL to fetch it from.
+    typo never silently picks up another file. Then gankit's download cache
+    (``$GANKIT_WEIGHTS`` or ``~/.cache/gankit/weights``). Not found: with ``download``, the file is
+    fetched from ``INCEPTION_WEIGHTS_URL`` into that cache and checked against
+    ``INCEPTION_WEIGHTS_SHA256``; without, raises :class:`InceptionWeightsNotFound` (a
+    ``FileNotFoundError``) naming the file, the places looked at, the download and the offline options.
     """
+    from .foundation import download_weights, weights_dir
+
     looked: list[str] = []
     if path is not None and str(path) != "":
         p = _resolve(path)
@@ -325,15 +334,19 @@ def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
             if p.is_file():
                 return p
             looked.append(f"{p} (${INCEPTION_WEIGHTS_ENV})")
-        hub = _hub_weights_path()
-        if hub.is_file():
-            return hub
-        looked.append(f"{hub} (torch hub cache)")
+        for p, where in ((_hub_weights_path(), "torch hub cache"), (weights_dir() / INCEPTION_WEIGHTS_FILE,
+                                                                      "gankit download cache")):
+            if p.is_file():
+                return p
+            looked.append(f"{p} ({where})")
+        if download:
+            return download_weights(INCEPTION_WEIGHTS_URL, INCEPTION_WEIGHTS_SHA256,
+                                    weights_dir() / INCEPTION_WEIGHTS_FILE)
     raise InceptionWeightsNotFound(
         f"FID Inception weights {INCEPTION_WEIGHTS_FILE} not found (looked at: "
-        f"{'; '.join(looked)}); download {INCEPTION_WEIGHTS_URL} to {_hub_weights_path()}, "
-        f"or anywhere and set {INCEPTION_WEIGHTS_ENV}=/path/to/{INCEPTION_WEIGHTS_FILE} "
-        f"or pass --inception-weights PATH")
+        f"{'; '.join(looked)}); pass --download-weights to fetch it (91 MB, SHA-256 checked), or download "
+        f"{INCEPTION_WEIGHTS_URL} yourself and pass --inception-weights PATH (or set {INCEPTION_WEIGHTS_ENV}); "
+        f"offline, use --extractor pixels or a LeNet from `gankit train-evaluator` (--evaluator DIR)")
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
@@ -370,14 +383,14 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
 
 
 def load_inception(path: str | os.PathLike | None = None,
-                   device: str | torch.device = "cpu") -> FIDInceptionV3:
+                   device: str | torch.device = "cpu", download: bool = False) -> FIDInceptionV3:
     """The FID Inception network with the standard weights, in eval mode, without gradients.
 
-    ``path`` is searched as in :func:`find_inception_weights`. ``.safetensors`` files are read
+    ``path`` is searched (and, with ``download``, fetched) as in :func:`find_inception_weights`. ``.safetensors`` files are read
     with safetensors, anything else with ``torch.load(weights_only=True)``; the keys must match
     the network exactly (``num_batches_tracked`` counters may be absent).
     """
-    file = find_inception_weights(path)
+    file = find_inception_weights(path, download)
     state = _read_state_dict(file)
     model = FIDInceptionV3()
     # The counters only matter for training; files stripped of them are still exact.

@@ -68,10 +68,23 @@ def write_report(result: dict, path: str | Path) -> Path:
     return path
 
 
-def write_results(result: dict, run: str | Path) -> None:
-    """``run``/eval.json (the dict, crash-safe) and ``run``/eval.md (its summary)."""
+def write_results(result: dict, run: str | Path) -> Path:
+    """``run``/eval.json (the dict, crash-safe; the latest evaluation), ``run``/eval.md (its summary) and
+    a copy in ``run``/evals/eval-<timestamp>.json, so that a re-run keeps the earlier results. An
+    eval.json from before that history existed is moved into it first. Returns the history copy."""
+    import shutil
+    import time
+
+    from ..runs import Run
     from ..utils.io import write_json
 
-    run = Path(run)
-    write_json(run / "eval.json", result)
-    write_report(result, run / "eval.md")
+    r = Run(run)
+    if r.file("eval.json") and not r.evals_dir.is_dir():  # an older gankit's result: keep it
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(r.file("eval.json").stat().st_mtime))
+        r.evals_dir.mkdir()
+        shutil.copy2(r.file("eval.json"), r.evals_dir / f"eval-{stamp}.json")
+    copy = r.new_eval_path()
+    write_json(copy, result)
+    write_json(r.path / "eval.json", result)
+    write_report(result, r.path / "eval.md")
+    return copy

@@ -9,6 +9,7 @@ memory: at most ``max_concurrency`` batches of at most ``max_n`` samples exist a
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -29,8 +30,11 @@ from .latent import latents, path
 from .render import render_png
 
 MAX_SEED = 2**63 - 1
+MAX_UPLOAD = 8 * 2**20  # bytes of one uploaded image (translation runs)
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-          "style.css": "text/css; charset=utf-8"}
+          "style.css": "text/css; charset=utf-8", "docs.html": "text/html; charset=utf-8",
+          "docs.js": "text/javascript; charset=utf-8"}
+DOCS_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8", "swagger-ui-bundle.js": "text/javascript; charset=utf-8"}
 RUN_FILES = FILES  # the run directory's servable artefacts (gankit.runs)
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
@@ -49,17 +53,58 @@ class LoadedRun:
     G: torch.nn.Module
     meta: dict = field(repr=False)
 
+    loaded_mtime: float = 0.0  # of the generator weights G holds
+
+    @property
+    def G_device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
+    def refresh(self) -> bool:
+        """A run still training: reload G when newer generator weights have landed. True if reloaded."""
+        from ..pretrained import load
+
+        try:
+            mtime = self.run.generator_weights().stat().st_mtime
+        except (GankitError, OSError):
+            return False
+        if mtime <= self.loaded_mtime:
+            return False
+        try:
+            self.G = load(self.path, device=self.G_device)
+        except (GankitError, OSError, RuntimeError, ValueError):  # a file being replaced: next time
+            return False
+        self.loaded_mtime = mtime
+        return True
+
+    def progress(self, last: dict | None) -> dict:
+        """How far training got: last logged step, the configured steps, the newest checkpoint, and
+        whether it is still running (metrics written in the last minute, steps not reached)."""
+        import time
+
+        steps = self.meta["config"].get("steps")
+        step = (last or {}).get("step")
+        ckpt = self.run.latest_checkpoint()
+        m = self.run.metrics_path
+        recent = m.is_file() and time.time() - m.stat().st_mtime < 60
+        return {"step": step, "steps": steps, "checkpoint": ckpt.name if ckpt else None,
+                "running": bool(recent and steps and step is not None and step < steps)}
+
     @property
     def path(self) -> Path:
         return self.run.path
 
     @property
     def num_classes(self) -> int:
-        return int(self.G.num_classes or 0)
+        return int(getattr(self.G, "num_classes", 0) or 0)
 
     @property
     def kind(self) -> str:
         return self.meta["data_spec"].get("kind", "image")
+
+    @property
+    def translates(self) -> bool:
+        """pix2pix / CycleGAN: the generator maps images to images (no noise, no ``z_dim``)."""
+        return self.run.kind() == "translation"
 
     def file(self, name: str) -> Path | None:
         """The allow-listed artefact ``name`` if the run has it (a regular file inside the run)."""
@@ -68,7 +113,8 @@ class LoadedRun:
     def summary(self) -> dict:
         c = self.meta["config"]
         return {"name": self.name, "model": c["model"], "loss": c["loss"], "data": c["data"],
-                "kind": self.kind, "num_classes": self.num_classes, "z_dim": self.G.z_dim,
+                "kind": "translation" if self.translates else self.kind, "num_classes": self.num_classes,
+                "z_dim": getattr(self.G, "z_dim", None), "directions": list(getattr(self.G, "directions", ())),
                 "url": f"/api/runs/{self.name}"}
 
 
@@ -82,10 +128,32 @@ def load_runs(run_dirs, device: str = "cpu") -> dict[str, LoadedRun]:
         if d.name in runs:
             raise GankitError(f"two runs are named {d.name!r} ({runs[d.name].path} and {d}); "
                               f"runs are addressed by directory name, so rename one")
-        runs[d.name] = LoadedRun(d.name, Run(d), load(d, device=device), meta)
+        run = Run(d)
+        runs[d.name] = LoadedRun(d.name, run, load(d, device=device), meta,
+                                 loaded_mtime=run.generator_weights().stat().st_mtime)
     if not runs:
         raise GankitError("no runs to serve; pass one or more run directories")
     return runs
+
+
+_docs_cache: dict[str, tuple[bytes, str]] = {}
+
+
+def docs_assets() -> dict[str, tuple[bytes, str]]:
+    """Swagger UI 5's script and stylesheet from the installed swagger-ui-py package ({} without it)."""
+    if not _docs_cache:
+        try:
+            spec = importlib.util.find_spec("swagger_ui")
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            return {}
+        folder = Path(list(spec.submodule_search_locations)[0]) / "static"
+        for name, media in DOCS_ASSETS.items():
+            if not (folder / name).is_file():
+                return {}
+            _docs_cache[name] = ((folder / name).read_bytes(), media)
+    return _docs_cache
 
 
 def _history(run: Run, limit: int = 200) -> list[dict]:
@@ -169,6 +237,9 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
         return await run_from_path(default if run is None else run)
 
     def check_label(r: LoadedRun, label: int | None) -> None:
+        if r.translates:
+            raise HTTPException(422, f"run {r.name!r} is a {r.meta['config']['model']} run, which translates images "
+                                     f"instead of sampling noise: use /api/runs/{r.name}/translate")
         if label is None:
             return
         if not r.num_classes:
@@ -246,9 +317,12 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
             """Config, data spec, training curves (thinned metrics), last metrics, evaluation report."""
             def read():  # file reads off the event loop (metrics.jsonl of a long run is large)
                 hist = _history(r.run)
+                reloaded = r.refresh()
                 return {**r.summary(), "config": r.meta["config"], "data_spec": r.meta["data_spec"],
                         "gankit_version": r.meta.get("gankit_version"), "last_metrics": hist[-1] if hist else None,
-                        "history": hist, "eval": r.run.eval_result(),
+                        "history": hist, "eval": r.run.eval_result(), "eval_history_count": len(r.run.eval_history()),
+                        "progress": {**r.progress(hist[-1] if hist else None), "reloaded": reloaded},
+                        "sample_steps": sorted(r.run.sample_grids()),
                         "files": {k: f"/api/runs/{r.name}/files/{k}" for k in RUN_FILES if r.file(k)},
                         "limits": {"max_n": max_n}}
             return await anyio.to_thread.run_sync(read)
@@ -261,6 +335,74 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
                           response_class=Response, responses=png_response, name=f"interpolate ({tag})")
         app.add_api_route("/api/runs/{run}" if dep is run_from_path else "/api/info", make_info(dep),
                           methods=["GET"], tags=[tag], name=f"info ({tag})")
+
+    translation_inputs: dict[str, object] = {}  # run name -> its dataset (ImagePairs), loaded on first use
+
+    def translation_run(r: LoadedRun, direction: str) -> None:
+        if not r.translates:
+            raise HTTPException(422, f"run {r.name!r} samples noise ({r.meta['config']['model']}); "
+                                     f"/translate is for pix2pix and cyclegan runs")
+        if direction not in r.G.directions:
+            raise HTTPException(422, f"direction: a {r.meta['config']['model']} run translates "
+                                     f"{' and '.join(r.G.directions)} only")
+
+    def translate_png(r: LoadedRun, x: torch.Tensor, direction: str) -> bytes:
+        """Inputs (uint8 NCHW) in the first row, their translations in the second."""
+        x = x.float().div(127.5).sub(1.0).to(r.G_device)
+        with torch.inference_mode():
+            y = r.G.translate(x, direction)
+        return render_png(torch.cat([x, y.clamp(-1, 1)]).cpu(), "image", nrow=len(x))
+
+    Direction = Query("ab", pattern="^(ab|ba)$", description="ab: domain A -> B; ba: B -> A (CycleGAN)")
+
+    @app.get("/api/runs/{run}/translate", tags=["runs"], response_class=Response, responses=png_response)
+    async def translate_sampled(r: LoadedRun = Depends(run_from_path), direction: str = Direction,
+                                n: int = Query(8, ge=1, le=max_n, description="inputs drawn from the run's data"),
+                                seed: int | None = Seed, format: Literal["png", "json"] = Fmt):
+        """Translation runs: ``n`` inputs drawn (by ``seed``) from the run's own data, over their translations."""
+        translation_run(r, direction)
+        seed = secrets.randbelow(2**31) if seed is None else seed
+
+        def work():
+            if r.name not in translation_inputs:
+                from ..data import load_dataset
+
+                try:
+                    translation_inputs[r.name] = load_dataset(r.G.config.replace(download=False))
+                except GankitError as e:
+                    raise HTTPException(422, f"cannot load run {r.name!r}'s data to draw inputs ({e}); "
+                                             f"POST an image to /api/runs/{r.name}/translate instead") from None
+            data = translation_inputs[r.name]
+            pool = data.a if direction == "ab" else data.b
+            idx = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]
+            return translate_png(r, pool[idx], direction)
+
+        png = await gen.run(work)
+        return respond(r, png, format, {"seed": seed, "n": n, "direction": direction})
+
+    @app.post("/api/runs/{run}/translate", tags=["runs"], response_class=Response, responses=png_response)
+    async def translate_upload(request: Request, r: LoadedRun = Depends(run_from_path), direction: str = Direction):
+        """Translation runs: the image in the request body (PNG, JPEG, ...; at most 8 MB), resized to the
+        run's size, beside its translation."""
+        from io import BytesIO
+
+        translation_run(r, direction)
+        body = await request.body()
+        if not body or len(body) > MAX_UPLOAD:
+            raise HTTPException(422, f"body: send one image file of 1 byte to {MAX_UPLOAD // 2**20} MB")
+        from ..errors import DataError
+        from ..translation.data import read_image, to_tensor
+
+        shape = r.meta["data_spec"]["shape"]
+
+        def work():
+            try:
+                arr = read_image(BytesIO(body), shape[-1], shape[0])
+            except DataError:
+                raise HTTPException(422, "body: not an image gankit can read (PNG, JPEG, BMP, ...)") from None
+            return translate_png(r, to_tensor([arr]), direction)
+
+        return Response(await gen.run(work), media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/runs", tags=["runs"])
     async def list_runs():
@@ -276,6 +418,30 @@ def create_app(run_dirs, max_n: int = 256, max_concurrency: int = 2, max_queue: 
         if p is None:
             raise HTTPException(404, f"run {r.name!r} has no file {name!r}; served files: {', '.join(RUN_FILES)}")
         return Response(await anyio.Path(p).read_bytes(), media_type=RUN_FILES[name])
+
+    @app.get("/api/runs/{run}/steps/{step}", tags=["runs"], responses={200: {"content": {"image/png": {}}}})
+    async def sample_grid(step: int, r: LoadedRun = Depends(run_from_path)):
+        """The sample grid saved at ``step`` of training (the steps are the info's ``sample_steps``)."""
+        p = r.run.sample_grids().get(step)
+        if p is None:
+            raise HTTPException(404, f"run {r.name!r} saved no sample grid at step {step}")
+        return Response(await anyio.Path(p).read_bytes(), media_type="image/png")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        """Swagger UI from the swagger-ui-py package (no CDN); its start-up script is /static/docs.js."""
+        if not docs_assets():
+            return Response("<!doctype html><title>API docs</title><p>The interactive API docs need the "
+                            "swagger-ui-py package: <code>pip install 'gankit[serve]'</code>. The schema is at "
+                            "<a href='/openapi.json'>/openapi.json</a>.", media_type="text/html; charset=utf-8")
+        return Response(static["docs.html"], media_type=STATIC["docs.html"])
+
+    @app.get("/docs-assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str):
+        assets = docs_assets()
+        if name not in assets:
+            raise HTTPException(404, f"no docs asset {name!r}")
+        return Response(assets[name][0], media_type=assets[name][1])
 
     @app.get("/", include_in_schema=False)
     async def index():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.images import plot_curves, save_gif, save_image_grid, save_scatter
+from ..utils.images import pixel_img, plot_curves, save_gif, save_image_grid, save_scatter
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ class RunLogger:
             "samples": final_samples,
             "curves": plot_curves(self.metrics_path, self.run_dir / "curves.png", probabilistic)
             if self.metrics_path.exists() else None,
-            "gif": save_gif(frames, self.run_dir / "training.gif"),
+            "gif": save_gif(frames, self.run_dir / "training.gif",
+                            captions=[f"step {int(f.stem.rpartition('-')[2])}" for f in frames]),
         }
         self._report(out, summary)
         if self.tb is not None:
@@ -65,10 +66,10 @@ class RunLogger:
         cfg = summary["config"]
         lines = [f"# gankit run: {cfg['model']} / {cfg['loss']} on {cfg['data']}", ""]
         lines += [f"- **{k}**: {v}" for k, v in summary.items() if k != "config"]
-        lines += ["", "## Samples (fixed evaluation noise)", "", f"![samples]({files['samples'].name})", ""]
+        lines += ["", "## Samples (fixed evaluation noise)", "", pixel_img(files["samples"], "samples"), ""]
         if files["curves"]:
             lines += ["## Training curves", "", "![curves](curves.png)", ""]
         if files["gif"]:
-            lines += ["## Samples over training", "", "![training](training.gif)", ""]
+            lines += ["## Samples over training", "", pixel_img(files["gif"], "samples over training"), ""]
         lines += ["## Config", "", "```json", json.dumps(cfg, indent=2), "```", ""]
         (self.run_dir / "report.md").write_text("\n".join(lines))
