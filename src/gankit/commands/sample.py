@@ -34,7 +34,6 @@ def run(args) -> int:
     from ..runs import Run
     from ..utils.images import save_image_grid, save_scatter
 
-<<<<<<< HEAD
     out = Path(args.out)
     if out.suffix.lower() not in OUT_SUFFIXES:
         raise GankitError(f"--out {out}: gankit writes {', '.join(OUT_SUFFIXES)} files; name the output e.g. "
@@ -44,9 +43,7 @@ def run(args) -> int:
                           f"Python API (gankit.load(RUN).sample) in batches")
     if args.seed is not None and not 0 <= args.seed <= 2**63 - 1:
         raise GankitError(f"--seed must be an integer in [0, {2**63 - 1}] (got {args.seed})")
-=======
     Run(args.run).require_noise_generator("gankit sample" + (" --drs" if args.drs else ""))
->>>>>>> first-report
     if args.drs:
         x, G = _drs_samples(args)
     else:
