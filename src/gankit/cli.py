@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from .errors import GankitError
+from .errors import GankitError, Interrupted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,9 +32,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
+    except Interrupted as e:
+        print(f"gankit: {e}", file=sys.stderr)
+        return e.exit_code
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C in a command that has nothing to save
+        print("gankit: interrupted", file=sys.stderr)
+        return Interrupted.exit_code
 
 
 if __name__ == "__main__":

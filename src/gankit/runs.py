@@ -156,6 +156,8 @@ class Run:
         """Why checkpoint folder ``path`` cannot be trusted, or None: its manifest must list
         state.pt and match every file (size and SHA-256); a checkpoint of gankit <= 0.2 (no
         manifest) needs state.pt and the weight files the run has."""
+        if not path.exists():
+            return "it is missing"
         if not path.is_dir() or path.resolve().parent != self.checkpoints_dir.resolve():
             return "not a checkpoint folder of this run"
         if (path / MANIFEST).is_file():
