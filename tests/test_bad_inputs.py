@@ -111,12 +111,19 @@ def _nan_weights(p: Path) -> None:
 
 
 def _state_missing_key(p: Path) -> None:
+    """Every checkpoint's state.pt without opt_g, in a run of before manifests (gankit <= 0.2)."""
     import torch
 
-    ck = sorted((p / "checkpoints").glob("step-*"))[-1]
-    state = torch.load(ck / "state.pt", weights_only=True)
-    state.pop("opt_g", None)
-    torch.save(state, ck / "state.pt")
+    for ck in (p / "checkpoints").glob("step-*"):
+        state = torch.load(ck / "state.pt", weights_only=True)
+        state.pop("opt_g", None)
+        torch.save(state, ck / "state.pt")
+        (ck / "manifest.json").unlink(missing_ok=True)
+
+
+def _state_junk(p: Path) -> None:
+    for ck in (p / "checkpoints").glob("step-*"):
+        (ck / "state.pt").write_bytes(b"junk")
 
 
 def _folder_with_text(tmp: Path) -> Path:
@@ -163,8 +170,7 @@ SETUP = {
                                                                    "generator_ema.safetensors")
                                         if (p / n).exists()]),
     "statekey": _broken_run(_state_missing_key),
-    "statejunk": _broken_run(lambda p: (sorted((p / "checkpoints").glob("step-*"))[-1] / "state.pt")
-                             .write_bytes(b"junk")),
+    "statejunk": _broken_run(_state_junk),
 }
 
 CASES = [
@@ -308,7 +314,7 @@ CASES = [
     ("resume-no-config-key", ["train", "--resume", "@noconfigkey"], "is corrupt"),
     ("resume-bad-value", ["train", "--resume", "@badcfgvalue"], "z_dim must be >= 1"),
     ("resume-state-key", ["train", "--resume", "@statekey", "--steps", "3"], "opt_g"),
-    ("resume-state-junk", ["train", "--resume", "@statejunk", "--steps", "3"], "state.pt"),
+    ("resume-state-junk", ["train", "--resume", "@statejunk", "--steps", "3"], "no complete checkpoint"),
     ("resume-change-z", ["train", "--resume", "{run}", "--z-dim", "16"], "z_dim cannot change on resume"),
     ("resume-change-model", ["train", "--resume", "{run}", "--model", "mlp"], "model cannot change on resume"),
     ("resume-change-data", ["train", "--resume", "{run}", "--data", "ring"], "data cannot change on resume"),

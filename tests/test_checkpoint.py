@@ -57,11 +57,16 @@ def test_malicious_pickle_state_is_refused_without_running(tmp_path):
     state = Run(run).latest_checkpoint() / "state.pt"
     with open(state, "wb") as f:
         pickle.dump({"step": _Evil(str(marker))}, f)
+    # the manifest no longer matches: the checkpoint is not trusted at all
+    with pytest.raises(GankitError, match="no complete checkpoint"):
+        gankit.Trainer(tiny(steps=3), run, resume=True)
+    io.write_manifest(state.parent)  # an attacker who rewrites the manifest too still runs no code
     with pytest.raises(GankitError, match="refusing or unable to read training state"):
         gankit.Trainer(tiny(steps=3), run, resume=True)
     assert not marker.exists()
     # a torch.save'd file with the same payload is refused too
     torch.save({"x": _Evil(str(marker))}, state)
+    io.write_manifest(state.parent)
     with pytest.raises(GankitError):
         gankit.Trainer(tiny(steps=3), run, resume=True)
     assert not marker.exists()

@@ -73,6 +73,40 @@ def test_cache_reuses_entries(tmp_path):
     assert not fourth.cached and cache.computed == 2 and torch.equal(fourth.features, first.features)
 
 
+
+def test_cache_entry_of_the_wrong_shape_is_recomputed_once_with_a_warning(tmp_path, caplog):
+    from safetensors.torch import save_file
+
+    cache = FeatureCache(tmp_path)
+    data, ext = _digits(8), PixelExtractor()
+    entry = cache.reference(data, ext, dataset="digits", split="train")
+    save_file({"features": torch.zeros(1797, 10), "mu": torch.zeros(10, dtype=torch.float64),
+               "sigma": torch.eye(10, dtype=torch.float64), "labels": data.y}, str(entry.path))
+    with caplog.at_level("WARNING", logger="gankit.metrics.cache"):
+        again = cache.reference(data, ext, dataset="digits", split="train")
+    assert not again.cached and cache.computed == 2 and torch.equal(again.features, entry.features)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cached features {entry.path} are of the wrong shape (features (1797, 10) instead of (1797, 64); "
+        f"mu (10,) instead of (64,); sigma (10, 10) instead of (64, 64)); recomputing them"]
+    caplog.clear()
+    assert cache.reference(data, ext, dataset="digits", split="train").cached and not caplog.records  # fixed for good
+
+
+def test_cache_removes_temporary_files_of_killed_writers_unless_one_is_writing(tmp_path):
+    from gankit.utils.io import FolderLock
+
+    stale = [tmp_path / ".tmpAb12Cd", tmp_path / ".digits-train-8px-x.safetensors.tmp-4242"]
+    for p in stale:
+        p.write_bytes(b"\x00" * 1000)
+    keep = tmp_path / "notes.tmp"
+    keep.write_text("x")
+    writer = FolderLock(tmp_path, shared=True)  # another process computing an entry right now
+    assert writer.acquire()
+    FeatureCache(tmp_path).reference(_digits(8), PixelExtractor(), dataset="digits", split="train")
+    assert all(p.exists() for p in stale)  # maybe its own: left alone
+    writer.release()
+    FeatureCache(tmp_path).reference(_digits(8), PixelExtractor(), dataset="digits", split="train")
+    assert not any(p.exists() for p in stale) and keep.exists()
 def test_cache_key_separates_split_size_extractor_and_data(tmp_path, fake_mnist, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "env-cache"))
     cache = FeatureCache()

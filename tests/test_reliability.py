@@ -160,3 +160,108 @@ def test_checkpoint_by_wall_time(tmp_path):
     t = gankit.Trainer(tiny(steps=5, checkpoint_every=1000, checkpoint_minutes=1e-6), tmp_path / "run")
     t.train()
     assert len(list((tmp_path / "run" / "checkpoints").glob("step-*"))) == 3  # keep_checkpoints=3, one per step
+
+
+# ---------------------------------------------------------------------- Ctrl-C, the run lock, metrics after a kill
+def _python(code, *args, env=None):
+    """``python -c code train ...`` with the test's stand-ins installed before gankit's CLI runs."""
+    e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-c", code + "\nfrom gankit.cli import main\nsys.exit(main(sys.argv[1:]))",
+                             *args], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_line(stream, text, timeout=120):
+    import select
+
+    t = time.time()
+    while time.time() - t < timeout:
+        if select.select([stream], [], [], 0.1)[0]:
+            line = stream.readline()
+            assert line, f"the child ended before printing {text!r}"
+            if text in line:
+                return line
+    raise AssertionError(f"no {text!r} in time")
+
+
+SLOW_SAVE_AFTER_A_SIGNAL = """
+import sys, time
+import gankit.training.checkpoint as ck, gankit.training.trainer as tr
+signals, request_stop, write_manifest = [], tr.Trainer._request_stop, ck.write_manifest
+def on_signal(self, signum, frame):
+    signals.append(signum)
+    return request_stop(self, signum, frame)
+def slow_manifest(folder):  # the checkpoint after the first signal takes 2 s: time for a second Ctrl-C
+    if signals:
+        print("SAVING", folder.name, flush=True)
+        time.sleep(2)
+    return write_manifest(folder)
+tr.Trainer._request_stop, ck.write_manifest = on_signal, slow_manifest
+"""
+
+
+def _metrics_rows(run):
+    """metrics.jsonl without its wall-clock field (``time``: elapsed seconds, which a resumed run's differ)."""
+    return [{k: v for k, v in json.loads(x).items() if k != "time"} for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_second_ctrl_c_while_the_checkpoint_is_written_finishes_it_then_exits_130(reference, tmp_path):
+    run = tmp_path / "run"
+    p = _python(SLOW_SAVE_AFTER_A_SIGNAL, "train", "--steps", str(STEPS), "--out", str(run), *ARGS)
+    _wait_for_step(p, run, 10)
+    p.send_signal(signal.SIGINT)
+    saving = _wait_for_line(p.stdout, "SAVING")  # inside the graceful stop's checkpoint write
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    step = int(saving.split("-")[-1])
+    assert err.splitlines()[-1] == (f"gankit: interrupted at step {step}; the last checkpoint is step-{step:07d}; "
+                                    f"continue with: gankit train --resume {run}")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.startswith(".")) == []
+    assert Run(run).latest_checkpoint().name == f"step-{step:07d}"
+    _resume(run)
+    _assert_same_weights(reference, run)
+
+
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
+    slow_data = ("import sys, time\nimport gankit.training.trainer as tr\nload = tr.load_dataset\n"
+                 "def slow(cfg):\n    print('LOADING', flush=True)\n    time.sleep(60)\n    return load(cfg)\n"
+                 "tr.load_dataset = slow\n")
+    p = _python(slow_data, "train", "--steps", "5", "--out", str(tmp_path / "run"), *ARGS)
+    _wait_for_line(p.stdout, "LOADING")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130
+    assert err == "gankit: interrupted during start-up, before training started\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_second_train_of_a_running_run_is_refused_and_a_kill_frees_the_run(tmp_path):
+    run = tmp_path / "run"
+    first = _gankit("train", "--steps", "1000000", "--out", str(run), *ARGS)
+    _wait_for_step(first, run, 5)
+    second = _gankit("train", "--resume", str(run), "--no-progress")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 2
+    assert err == (f"gankit: error: run {run} is in use by another gankit process (pid {first.pid}); "
+                   f"wait for it to finish or stop it\n")
+    assert first.poll() is None  # untouched
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    Run(run).lock().release()  # the kernel dropped the dead process's lock
+
+
+def test_sigkill_between_log_rows_then_resume_gives_the_same_metrics_rows(reference, tmp_path):
+    """Checkpoints every 3 steps, log rows every 5: killed writing checkpoint 21, the run resumes
+    at 18, three steps into row 20's window; metrics.jsonl equals the unbroken run's."""
+    run = tmp_path / "run"
+    p = _gankit("train", "--steps", str(STEPS), "--out", str(run), *ARGS, "--checkpoint-every", "3",
+                env={"GANKIT_FAULT": "checkpoint-write:21"})
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
+    assert Run(run).latest_checkpoint().name == "step-0000018"
+    assert [r["step"] for r in _metrics_rows(run)] == [5, 10, 15, 20]
+    _resume(run)
+    _assert_same_weights(reference, run)
+    assert _metrics_rows(run) == _metrics_rows(reference)
+    assert len(_metrics_rows(run)) == STEPS // 5

@@ -334,6 +334,23 @@ def test_requests_beyond_the_queue_are_refused_with_503(runs):
     assert slow.peak == 1
 
 
+def test_503_says_when_to_retry(runs):
+    loaded = load_runs([runs / "dcgan"])
+    loaded["dcgan"].G = SlowGenerator(loaded["dcgan"].G, 0.4)
+    app = create_app(None, max_concurrency=1, max_queue=1, runs=loaded)
+    assert burst(app, ["/api/runs/dcgan/sample?n=2&seed=0"]) == [200]  # one call: a mean time of 0.04 s (0.1 x 0.4)
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+            return await asyncio.gather(*(c.get(f"/api/runs/dcgan/sample?n=2&seed={i}") for i in range(5)))
+
+    refused = [r for r in asyncio.run(go()) if r.status_code == 503]
+    assert len(refused) == 3
+    # 2 pending x about 0.04 s / 1 thread rounds up to 1 second
+    assert [r.headers["retry-after"] for r in refused] == ["1", "1", "1"]
+    assert all("busy" in r.json()["detail"] for r in refused)
+
+
 # ---------------------------------------------------------------------- CLI and load smoke test
 def test_duplicate_run_names_are_refused(runs, tmp_path):
     gankit.train(tiny(steps=1), tmp_path / "dcgan")
@@ -358,3 +375,15 @@ def test_load_smoke_over_loopback(runs):
     result = bench.measure(runs / "cgan", requests=120, concurrency=16, n=8, warmup=16)
     assert result["errors"] == 0 and result["requests"] == 120
     assert 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+def test_retry_after_is_the_time_the_queue_needs_to_drain():
+    from gankit.serve.app import Generation
+
+    g = Generation(max_concurrency=2, max_queue=10)
+    g.pending, g.mean_s = 12, 0.5
+    assert g.retry_after() == 3  # 12 waiting x 0.5 s over 2 threads
+    g.mean_s = 100.0
+    assert g.retry_after() == 60  # capped
+    g.pending, g.mean_s = 1, 0.001
+    assert g.retry_after() == 1  # never 0: a whole number of seconds, at least 1

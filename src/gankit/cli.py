@@ -21,7 +21,7 @@ import tempfile
 import time
 import traceback
 
-from .errors import GankitError
+from .errors import GankitError, Interrupted
 
 #: what torch's file writer says when a write fails (on a full disk it reports a short write this way)
 _WRITE_FAILED = ("unexpected pos", "PytorchStreamWriter failed")
@@ -92,12 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
+    except Interrupted as e:
+        print(f"gankit: {e}", file=sys.stderr)
+        return e.exit_code
     except GankitError as e:
         print(f"gankit: error: {one_line(e, MAX_MESSAGE - 15)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
-        return 130
+        return Interrupted.exit_code
     except OSError as e:
         if debug:
             raise

@@ -11,3 +11,9 @@ class ConfigError(GankitError, ValueError):
 
 class DataError(GankitError):
     pass
+
+
+class Interrupted(GankitError):
+    """Ctrl-C (a second one during a graceful stop, or one during start-up): one line, exit 130."""
+
+    exit_code = 130

@@ -8,7 +8,11 @@ Layout (``FORMAT`` 2; a run without ``format`` in its config.json is format 1, g
     run/generator.safetensors       latest G (and generator_ema.safetensors when EMA is on)
     run/discriminator.safetensors   latest D
     run/checkpoints/step-0000500/   {generator,discriminator,generator_ema}.safetensors + state.pt
+                                    + manifest.json (sizes and SHA-256 of the others; written last,
+                                    absent in checkpoints of gankit <= 0.2)
     run/checkpoints/latest          name of the newest complete checkpoint (updated last)
+    run/checkpoints/.tmp-step-N/    a checkpoint being written (.old-/.del-step-N: being replaced/pruned)
+    run/.lock                       flock'ed by the process training the run
     run/metrics.jsonl               one JSON row per log step
     run/samples/step-0000500.png    sample grids over training; run/samples.png the last one
     run/curves.png, training.gif, report.md, tensorboard/   the logger's summaries
@@ -22,6 +26,9 @@ through :class:`Run` and import nothing from ``training/``.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,8 +36,9 @@ from typing import Any
 from . import __version__
 from .config import TrainConfig
 from .errors import GankitError
-from .utils.io import write_json
+from .utils.io import MANIFEST, FolderLock, manifest_problem, write_json
 
+log = logging.getLogger(__name__)
 FORMAT = 2
 #: the weight files of a run (top level and in every checkpoint), by network role
 WEIGHTS = ("generator", "discriminator", "generator_ema")
@@ -44,6 +52,8 @@ FILES = {"curves.png": "image/png", "samples.png": "image/png", "training.gif": 
 RESUMABLE = frozenset({"steps", "epochs", "lr", "lr_g", "lr_d", "log_every", "sample_every", "checkpoint_every",
                        "keep_checkpoints", "checkpoint_minutes", "on_divergence", "rollback_lr_factor",
                        "max_rollbacks", "n_samples", "tensorboard", "progress", "device", "threads"})
+#: the name of a checkpoint folder (what ``checkpoints/latest`` may hold)
+CHECKPOINT_NAME = re.compile(r"^step-\d{7,}$")
 #: models whose generator translates images (pix2pix, CycleGAN) rather than mapping noise
 TRANSLATION_MODELS = ("pix2pix", "cyclegan")
 
@@ -196,15 +206,58 @@ class Run:
     def checkpoint(self, step: int) -> Path:
         return self.checkpoints_dir / f"step-{step:07d}"
 
+    def checkpoint_problem(self, path: Path) -> str | None:
+        """Why checkpoint folder ``path`` cannot be trusted, or None: its manifest must list
+        state.pt and match every file (size and SHA-256); a checkpoint of gankit <= 0.2 (no
+        manifest) needs state.pt and the weight files the run has."""
+        if not path.exists():
+            return "it is missing"
+        if not path.is_dir() or path.resolve().parent != self.checkpoints_dir.resolve():
+            return "not a checkpoint folder of this run"
+        if (path / MANIFEST).is_file():
+            return manifest_problem(path, required=["state.pt"])
+        needed = ["state.pt", "generator.safetensors", "discriminator.safetensors"]
+        if self.weights("generator_ema").is_file():
+            needed.append("generator_ema.safetensors")
+        missing = [n for n in needed if not (path / n).is_file()]
+        return f"{', '.join(missing)} missing" if missing else None
+
     def latest_checkpoint(self) -> Path | None:
-        """The newest complete checkpoint: the ``latest`` pointer's, else the highest complete step."""
+        """The newest complete checkpoint: the ``latest`` pointer's if it verifies, else the newest
+        step folder that does (with a one-line warning saying why and which)."""
         pointer = self.checkpoints_dir / "latest"
+        named = None
         if pointer.is_file():
-            p = self.checkpoints_dir / pointer.read_text().strip()
-            if (p / "state.pt").is_file():
-                return p
-        done = sorted(p for p in self.checkpoints_dir.glob("step-*") if (p / "state.pt").is_file())
-        return done[-1] if done else None
+            try:
+                text = pointer.read_text().strip()
+            except (OSError, UnicodeDecodeError):
+                text = "<unreadable>"
+            if CHECKPOINT_NAME.match(text):
+                named = self.checkpoints_dir / text
+                problem = self.checkpoint_problem(named)
+                if problem is None:
+                    return named
+            else:
+                problem = f"it names {text[:80]!r}, not a checkpoint folder inside {self.checkpoints_dir}"
+        found = sorted((p for p in self.checkpoints_dir.glob("step-*") if CHECKPOINT_NAME.match(p.name)),
+                       key=lambda p: int(p.name[5:]), reverse=True)
+        best = next((p for p in found if p != named and self.checkpoint_problem(p) is None), None)
+        if pointer.is_file():
+            what = f"checkpoint {named.name}" if named is not None else f"{pointer}"
+            log.warning("ignoring %s (%s); %s", what, problem,
+                        f"using {best.name}, the newest complete checkpoint" if best else "no complete checkpoint")
+        return best
+
+    def lock(self) -> FolderLock:
+        """Take the run's exclusive lock (held while training; released when the process ends,
+        however it ends), or refuse in one line if another process holds it."""
+        lock = FolderLock(self.path)
+        if not lock.acquire():
+            holder = lock.holder()
+            raise GankitError(f"run {self.path} is in use by another gankit process"
+                              f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to finish or stop it")
+        lock.note(str(os.getpid()))
+        return lock
 
     # ------------------------------------------------------------------ metrics, results
     def metrics(self) -> list[dict]:
@@ -282,5 +335,9 @@ class Run:
     def create(self, overwrite: bool) -> None:
         """Make the (empty) run directory, replacing an existing run when ``overwrite``."""
         if overwrite and self.path.exists():
-            shutil.rmtree(self.path)
+            for child in self.path.iterdir():  # all but the lock file, which this process may hold
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                elif child.name != ".lock":
+                    child.unlink()
         self.path.mkdir(parents=True, exist_ok=True)

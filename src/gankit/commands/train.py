@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..errors import GankitError
+    from ..errors import GankitError, Interrupted
     from ..runs import Run
     from ..training.trainer import Trainer
     from ._flags import config_from_flags, given_flags
@@ -51,14 +51,23 @@ def run(args) -> int:
         if not cfg.out and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise GankitError("--out is required under torchrun (every process must name the same run directory)")
         run_dir = Path(cfg.out or f"runs/{cfg.model}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}")
-    trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite)
+    try:
+        trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted during start-up, before training started") from None
     main_rank = trainer.dist.is_main  # under torchrun, rank 0 alone reports
     if main_rank:
         print(f"training {cfg.model}/{cfg.loss} on {cfg.data} ({len(trainer.data)} samples, shape "
               f"{tuple(trainer.spec.shape)}) for {trainer.total_steps} generator steps on {trainer.device} "
               f"-> {run_dir}" + (f" ({trainer.dist.world_size} processes)" if trainer.dist.enabled else ""),
               file=sys.stderr)
-    result = trainer.train()
+    try:
+        result = trainer.train()
+    except KeyboardInterrupt:  # a second Ctrl-C: the checkpoint being written was completed first
+        last = Run(run_dir).latest_checkpoint()
+        raise Interrupted(f"interrupted at step {trainer.step}; " + (
+            f"the last checkpoint is {last.name}; continue with: gankit train --resume {run_dir}" if last
+            else "no checkpoint was written")) from None
     if not main_rank:
         return 0
     state = "stopped early (signal) and saved" if result["stopped_early"] else "done"

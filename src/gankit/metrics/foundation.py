@@ -18,7 +18,6 @@ for the published URL, checked against its SHA-256 before use (:func:`download_w
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import urllib.request
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GankitError
+from ..utils.io import file_digest
 from .features import FeatureExtractor, _state_hash
 
 __all__ = ["WEIGHTS", "WeightSpec", "download_weights", "tf1_bilinear_resize", "DinoV2Extractor",
@@ -60,14 +60,6 @@ def weights_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "gankit" / "weights"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download_weights(url: str, sha256: str | None, dest: str | os.PathLike) -> Path:
     """``dest`` if it already holds a file of hash ``sha256``, else ``url`` fetched to a temporary
     file, checked, and moved to ``dest``. A wrong hash deletes the file and raises GankitError."""
@@ -75,7 +67,7 @@ def download_weights(url: str, sha256: str | None, dest: str | os.PathLike) -> P
     if sha256 is None:
         raise GankitError(f"no published SHA-256 for {url}: download it yourself, check it, and pass "
                           f"--weights PATH (gankit downloads only files it can verify)")
-    if dest.is_file() and _sha256(dest) == sha256:
+    if dest.is_file() and file_digest(dest) == sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
@@ -83,7 +75,7 @@ def download_weights(url: str, sha256: str | None, dest: str | os.PathLike) -> P
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 out.write(chunk)
-        got = _sha256(Path(tmp))
+        got = file_digest(Path(tmp))
         if got != sha256:
             raise GankitError(f"{url}: SHA-256 {got[:16]}... does not match the published {sha256[:16]}...; "
                               f"the file was deleted")
@@ -198,7 +190,7 @@ def build_foundation_extractor(name: str, *, weights=None, download: bool = Fals
                                device: str | torch.device = "cpu") -> FeatureExtractor:
     """The ``dinov2`` or ``clip`` extractor with real weights (a local file or a checked download)."""
     file = _resolve_weights(name, weights, download)
-    identity = _sha256(file)[:16]
+    identity = file_digest(file)[:16]
     if name == "dinov2":
         state = torch.load(file, map_location="cpu", weights_only=True)
         return DinoV2Extractor(dinov2_model(state), device, identity)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -166,24 +168,37 @@ def _history(run: Run, limit: int = 200) -> list[dict]:
 
 
 class Generation:
-    """Bounded generation: at most ``max_concurrency`` worker threads, ``max_queue`` waiters."""
+    """Bounded generation: at most ``max_concurrency`` worker threads, ``max_queue`` waiters; beyond
+    that, 503 with ``Retry-After``: the seconds the queue now needs to drain (from the mean time of
+    recent calls), as a whole number from 1 to 60."""
 
     def __init__(self, max_concurrency: int, max_queue: int):
         self.max_concurrency, self.max_queue = max_concurrency, max_queue
         self.limiter: anyio.CapacityLimiter | None = None
         self.pending = 0
+        self.mean_s = 0.0  # running mean duration of a call (exponential, weight 0.1)
+
+    def retry_after(self) -> int:
+        return max(1, min(60, math.ceil(self.pending * self.mean_s / self.max_concurrency)))
 
     async def run(self, fn, *args):
         if self.limiter is None:  # created on the serving event loop
             self.limiter = anyio.CapacityLimiter(self.max_concurrency)
         if self.pending >= self.max_concurrency + self.max_queue:
             raise HTTPException(503, "the explorer is busy (generation queue full); retry shortly",
-                                headers={"Retry-After": "1"})
+                                headers={"Retry-After": str(self.retry_after())})
         self.pending += 1
         try:
-            return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+            return await anyio.to_thread.run_sync(self._timed, fn, *args, limiter=self.limiter)
         finally:
             self.pending -= 1
+
+    def _timed(self, fn, *args):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.mean_s += 0.1 * (time.perf_counter() - t0 - self.mean_s)
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

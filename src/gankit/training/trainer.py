@@ -93,11 +93,29 @@ class Trainer:
                  resume: bool = False, overwrite: bool = False):
         self.cfg, self.run = cfg, Run(run_dir)
         self.run_dir = self.run.path
+        self._lock = None
+        try:
+            self._setup(cfg, data, resume, overwrite)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run's lock (``train()`` does when it returns or raises)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _setup(self, cfg: TrainConfig, data: TensorData | None, resume: bool, overwrite: bool) -> None:
         self.dist, self.device = setup_distributed(resolve_device(cfg.device))
-        # refuse before doing any work
+        # refuse before doing any work: a missing run, an existing one, one another process trains
         self.run.check_resumable() if resume else self.run.check_new(overwrite)
         self._changes = self.run.resume_changes(cfg) if resume else {}
         self._created = False  # this invocation made the run folder (removed again if nothing is saved)
+        if self.dist.is_main and self.run.path.is_dir():
+            self._lock = self.run.lock()
+            if resume:
+                ckpt.recover(self.run)  # finish or undo what a kill interrupted; drop its temp files
         self.dist.barrier()
         seed_everything(cfg.seed)
         if cfg.deterministic:
@@ -145,6 +163,7 @@ class Trainer:
         self.lr_scale, self.rollbacks = 1.0, 0
         self._stats, self._count = torch.zeros(4, device=self.device), 0
         self.stop_requested = False
+        self._saving = self._interrupted = False  # a second Ctrl-C waits for the checkpoint being written
         #: called as ``fn(trainer)`` after every generator step (analysis hooks; keep them cheap,
         #: reading device values only every so often to avoid host syncs).
         self.callbacks: list = []
@@ -164,6 +183,7 @@ class Trainer:
         elif self.dist.is_main:  # everything is built: only now replace/create the run directory
             self.run.create(overwrite)
             self._created = True
+            self._lock = self._lock or self.run.lock()
             self.run.write_config(cfg, self.spec.to_dict(), {"generator": self.G.network_config(),
                                                              "discriminator": self.D.network_config()},
                                   torch_threads=torch.get_num_threads())
@@ -203,8 +223,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> dict:
+        try:
+            return self._train()
+        finally:
+            self.close()
+
+    def _train(self) -> dict:
         cfg = self.cfg
-        self._stats, self._count = torch.zeros(4, device=self.device), 0
         main = self.dist.is_main
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (cfg.progress and main), unit="step",
                    dynamic_ncols=True, desc=f"{cfg.model}/{cfg.loss}")
@@ -251,12 +276,12 @@ class Trainer:
                     self.stop_requested = self.dist.any(self.stop_requested)
                     if self.stop_requested:
                         break
+            self.elapsed = time.perf_counter() - t0
+            self.save()  # still under the handlers: a Ctrl-C now waits for the checkpoint
         finally:
             bar.close()
             for s, h in previous.items():
                 signal.signal(s, h)
-        self.elapsed = time.perf_counter() - t0
-        self.save()
         self.dist.barrier()
         if not main:
             return {"steps": self.step, "rank": self.dist.rank, "stopped_early": self.stop_requested}
@@ -279,7 +304,10 @@ class Trainer:
                 "report": str(self.run_dir / "report.md"), "run_dir": str(self.run_dir)}
 
     def _request_stop(self, signum, frame):
-        if self.stop_requested:  # second Ctrl-C: stop now
+        if self.stop_requested:  # second Ctrl-C: stop now, or once the checkpoint being written is complete
+            if self._saving:
+                self._interrupted = True
+                return
             raise KeyboardInterrupt
         self.stop_requested = True
         log.warning("signal %d: finishing the current step, saving, then stopping", signum)
@@ -366,9 +394,17 @@ class Trainer:
                  "ema_updates": self.ema.updates if self.ema is not None else 0}
         state["scaler_d"], state["scaler_g"] = self.scaler_d.state_dict(), self.scaler_g.state_dict()
         state["game"] = self.game.state_dict()
+        # the loss sums since the last log row, so that a resumed run logs the rows an unbroken one does
+        state["log_stats"], state["log_count"] = self._stats.cpu(), self._count
         if not self.dist.is_main:  # rank 0 alone writes
             return None
-        return ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, self.cfg.keep_checkpoints)
+        self._saving = True
+        try:
+            return ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, self.cfg.keep_checkpoints)
+        finally:
+            self._saving = False
+            if self._interrupted:
+                raise KeyboardInterrupt
 
     def _restore(self, lr_scale: float | None = None) -> None:
         path = self.run.latest_checkpoint()
@@ -396,8 +432,8 @@ class Trainer:
             self.scaler_g.load_state_dict(state["scaler_g"])
         if self.dist.is_main:
             self.run.truncate_metrics(self.step)
-        self._stats.zero_()
-        self._count = 0
+        self._stats.copy_(state.get("log_stats", torch.zeros(4)))  # checkpoints of gankit <= 0.2: zeros
+        self._count = state.get("log_count", 0)
         if self.ema is not None:
             self.ema.updates = state["ema_updates"]
         log.info("resumed %s at step %d", path, self.step)

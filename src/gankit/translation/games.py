@@ -52,10 +52,13 @@ class TranslationGame(Game):
         return out
 
     def state_dict(self) -> dict:
-        return {}
+        """The loss-term sums since the last log row (so that a resumed run logs what an unbroken one does)."""
+        return {"sums": {k: v.cpu() for k, v in self._sums.items()}, "counts": dict(self._counts)}
 
     def load_state_dict(self, state: dict) -> None:
-        self._sums, self._counts = {}, {}  # a restore (resume, rollback) drops the terms since the last log
+        device = next(self.G.parameters()).device
+        self._sums = {k: v.to(device) for k, v in state.get("sums", {}).items()}
+        self._counts = dict(state.get("counts", {}))
 
     @staticmethod
     def preview_batch(data, G, k: int):

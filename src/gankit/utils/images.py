@@ -139,8 +139,11 @@ def pixel_img(path: str | Path, alt: str) -> str:
     """Markdown/HTML for image ``path`` (beside the markdown file) shown at its native size, pixels kept
     sharp: an ``<img>`` with its own width and height and ``image-rendering: pixelated``."""
     path = Path(path)
-    with Image.open(path) as im:
-        w, h = im.size
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except OSError:  # unreadable (PIL's UnidentifiedImageError is an OSError): a plain link, no size
+        return f"![{alt}]({path.name})"
     return (f'<img src="{path.name}" width="{w}" height="{h}" alt="{alt}" '
             f'style="image-rendering: pixelated; image-rendering: crisp-edges">')
 
