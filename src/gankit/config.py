@@ -115,9 +115,9 @@ class TrainConfig:
     lr: float = _optim(2e-4, "learning rate of both networks")
     lr_g: float | None = _optim(None, "generator learning rate (unset: lr)")
     lr_d: float | None = _optim(None, "discriminator learning rate (unset: lr; higher: TTUR)")
-    beta1: float = _optim(0.5, "Adam beta1")
-    beta2: float = _optim(0.999, "Adam beta2")
-    momentum: float = _optim(0.9, "SGD momentum")
+    beta1: float = _optim(0.5, "Adam beta1, the first-moment decay (DCGAN: 0.5)")
+    beta2: float = _optim(0.999, "Adam beta2, the second-moment decay (R3GAN: 0.99)")
+    momentum: float = _optim(0.9, "momentum of the sgd optimiser")
     lr_decay: str = _optim("none", "learning-rate schedule: linear decays both to 0 at the last step",
                            ("none", "linear"))
     lr_decay_start: float = _optim(0.0, "linear decay starts at this fraction of the run (0.5: as in pix2pix)")
