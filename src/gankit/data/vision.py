@@ -123,7 +123,7 @@ def load_cifar10(cfg) -> TensorData:
             ds = torchvision.datasets.CIFAR10(str(root), train=train, download=cfg.download)
         except Exception as e:
             raise DataError(f"CIFAR-10 not found or corrupt under {root} ({str(e).splitlines()[0]}); "
-                            f"allow --download or unpack cifar-10-batches-bin/ there") from None
+                            f"allow --download or unpack cifar-10-batches-bin/ there (the data root is {ROOT_ORDER})") from None
         xs.append(np.asarray(ds.data))
         ys.append(np.asarray(ds.targets))
     return finish(np.concatenate(xs), np.concatenate(ys), cfg.image_size, "cifar10")
