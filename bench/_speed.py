@@ -57,10 +57,12 @@ def prototype_game(name: str, game):
 
 
 def preset_config(preset: str, data_root: str, **overrides):
-    """The preset as the speed benchmarks train it: on the CPU unless ``overrides`` say otherwise, quiet."""
+    """The preset as the speed benchmarks train it: on the CPU unless ``overrides`` say otherwise, quiet;
+    MNIST presets read the test split under ``data_root`` (the split available offline)."""
     from gankit import TrainConfig
 
-    return TrainConfig.from_preset(preset, **{"data_root": str(data_root), "device": "cpu", "progress": False,
+    return TrainConfig.from_preset(preset, **{"data_root": str(data_root), "split": "test", "device": "cpu",
+                                              "progress": False,
                                               "tensorboard": False, **overrides})
 
 

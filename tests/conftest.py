@@ -15,6 +15,7 @@ os.environ.setdefault("GANKIT_TRAIN_EVAL", "0")
 
 # Tiny models are fastest single-threaded, and a busy 2-core machine punishes thread oversubscription.
 torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # what `gankit train --threads 0` (auto) honours, here and in subprocesses
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 

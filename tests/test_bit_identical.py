@@ -19,7 +19,7 @@ import pytest
 
 from conftest import SHARED_MNIST
 
-MNIST = ["--data-root", str(SHARED_MNIST)]
+MNIST = ["--data-root", str(SHARED_MNIST), "--split", "test"]  # presets name the dataset, not the path or split
 FAMILIES = {  # name: (flags, sha256 of generator.safetensors)
     "dcgan-digits": (["--config", "dcgan-digits"],
                      "0dfd60d16fe943d103542906b608decdc3bc9071e11dd6c9b2283ddc32dc1635"),

@@ -48,12 +48,13 @@ def test_fashion_mnist_reads_raw_idx(tmp_path):
     assert d.x.shape == (20, 1, 8, 8)
 
 
-def test_missing_split_names_the_fix(fake_mnist):
+def test_missing_split_names_the_fix(fake_mnist, tmp_path, monkeypatch):
     (fake_mnist / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DataError, match="train split not found .* or try --split test"):
         load_dataset(tiny(data="mnist", data_root=str(fake_mnist), split="train", download=False))
-    with pytest.raises(DataError, match="--data-root is required"):
-        load_dataset(tiny(data="mnist"))
+    monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "empty"))  # no --data-root: $GANKIT_DATA, named in the error
+    with pytest.raises(DataError, match=r"empty/MNIST/raw .*--data-root, else \$GANKIT_DATA, else ~/.cache/gankit/data"):
+        load_dataset(tiny(data="mnist", download=False))
 
 
 def test_corrupt_and_truncated_idx(fake_mnist):

@@ -17,6 +17,35 @@ from .errors import ConfigError
 PRESET_DIR = Path(__file__).parent / "presets"
 #: the preset of the default job (`gankit train` with neither --config nor --data)
 DEFAULT_PRESET = "dcgan-digits"
+#: the preset a config without --config starts from, by (model, data) or data: ``gankit train --data mnist``
+#: gets dcgan-mnist's settings with the flags on top (:meth:`TrainConfig.recommended`)
+RECOMMENDED: dict = {
+    "digits": "dcgan-digits", "mnist": "dcgan-mnist", "fashion-mnist": "dcgan-mnist",
+    "stacked-mnist": "stacked-mnist", "ring": "mlp-ring", "grid": "mlp-grid", "spiral": "mlp-ring",
+    "edges2mnist": "pix2pix-edges2mnist", "digits2inverted": "cyclegan-digits2inverted",
+    ("mlp", "mnist"): "mlp-mnist", ("cgan", "mnist"): "cgan-mnist", ("acgan", "mnist"): "acgan-mnist",
+    ("r3gan", "mnist"): "r3gan-mnist", ("r3gan", "stacked-mnist"): "r3gan-stacked-mnist",
+}
+#: what describes a preset's own data: dropped when the default preset stands in for other data
+DATA_KEYS = ("data", "image_size", "channels", "num_points", "epochs", "steps", "sample_every", "checkpoint_every")
+
+
+#: the sections of ``gankit train --help``, in order (each field's metadata names its section)
+SECTIONS = ("data", "model", "objective", "regularisers", "optimisation", "logging and run", "scale-out")
+
+
+def _in(section: str):
+    """A ``field`` maker for one section: ``help`` (one line), ``choices`` (a tuple, or the name of the
+    registry that holds them: ``models``, ``objectives``, ``datasets``) and the default."""
+    def make(default=dataclasses.MISSING, help: str = "", choices=None, factory=None):
+        md = {"section": section, "help": help, **({"choices": choices} if choices else {})}
+        if factory is not None:
+            return field(default_factory=factory, metadata=md)
+        return field(default=default, metadata=md)
+    return make
+
+
+_data, _model, _objective, _reg, _optim, _run, _scale = (_in(s) for s in SECTIONS)
 
 
 #: upper bounds of sizes and counts: far above any sensible run, low enough that a typo
@@ -34,83 +63,102 @@ MAX_LR = 10.0
 
 @dataclass
 class TrainConfig:
+    """Every training setting, flat; ``gankit train --help`` shows each with its meaning.
+
+    ``TrainConfig()`` holds the plain field defaults (one epoch, no EMA): use
+    :meth:`TrainConfig.recommended` for the settings ``gankit train`` uses (the preset for the data and
+    model, with your changes on top).
+    """
     # --- what to train
-    model: str = "dcgan"              # mlp | dcgan | cgan | acgan | pix2pix | cyclegan
-    loss: str = "nonsaturating"       # minimax | nonsaturating | wasserstein | wgan-gp | lsgan | hinge
-    data: str = "digits"              # digits | mnist | fashion-mnist | cifar10 | folder | ring | grid | spiral
-    data_root: str | None = None
-    split: str = "train"              # train | test | all (torchvision datasets)
-    image_size: int | None = None     # resize images to this size (default: the dataset's own)
-    channels: int | None = None       # folder: 1 (grayscale) or 3 (RGB, default)
-    download: bool = True             # torchvision datasets: download when files are absent
-    strict: bool = False              # folder: refuse unreadable images instead of skipping them
-    num_points: int = 100_000         # synthetic sets (2-D points, Stacked MNIST triples): how many to draw
+    model: str = _model("dcgan", "the GAN: generator and discriminator family", "models")
+    loss: str = _objective("nonsaturating", "the adversarial objective", "objectives")
+    data: str = _data("digits", "the dataset (digits is bundled; mnist/fashion-mnist/cifar10 download into "
+                                "the data root)", "datasets")
+    data_root: str | None = _data(None, "folder holding (or receiving) the dataset files; unset: $GANKIT_DATA, "
+                                        "else ~/.cache/gankit/data")
+    split: str = _data("train", "which split of a torchvision dataset to train on", ("train", "test", "all"))
+    image_size: int | None = _data(None, "resize images to this size (unset: the dataset's own)")
+    channels: int | None = _data(None, "folder data: 1 (grayscale) or 3 (RGB, unset)")
+    download: bool = _data(True, "torchvision datasets: download when the files are absent")
+    strict: bool = _data(False, "folder data: refuse unreadable images instead of skipping them")
+    num_points: int = _data(100_000, "synthetic sets (2-D points, Stacked MNIST triples): how many to draw")
     # --- architecture
-    z_dim: int = 100
-    g_width: int = 64                 # DCGAN ngf
-    d_width: int = 64                 # DCGAN ndf
-    g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # MLP G
-    d_hidden: list[int] = field(default_factory=lambda: [512, 256])        # MLP D
-    dropout: float = 0.3              # MLP D dropout
-    backbone: str = "dcgan"           # cgan / acgan: mlp | dcgan | r3gan (cgan: projection only)
-    conditioning: str = "concat"      # cgan: concat | projection
-    embed_dim: int = 0                # label embedding size (0 = automatic)
-    g_norm: str = "batch"             # batch | layer | none
-    d_norm: str = "auto"              # auto (batch; layer with a gradient penalty; none with SN)
-    spectral_norm: bool = False       # spectral normalisation on D's layers
-    r3gan_widths: list[int] | None = None  # r3gan: channels per resolution, low to high (None: g_width/d_width)
-    r3gan_blocks: list[int] | None = None  # r3gan: residual blocks per resolution (None: 2 each)
-    group_width: int = 16             # r3gan: channels per group of the grouped 3x3 convolution
-    expansion: int = 2                # r3gan: the bottleneck's inverted expansion factor
-    pack: int = 1                     # PacGAN: D sees this many samples at once (1 = off)
+    z_dim: int = _model(100, "size of the noise vector z")
+    g_width: int = _model(64, "generator width (DCGAN ngf)")
+    d_width: int = _model(64, "discriminator width (DCGAN ndf)")
+    g_hidden: list[int] = _model(help="MLP generator: hidden layer sizes", factory=lambda: [256, 512, 1024])
+    d_hidden: list[int] = _model(help="MLP discriminator: hidden layer sizes", factory=lambda: [512, 256])
+    dropout: float = _model(0.3, "MLP discriminator: dropout probability")
+    backbone: str = _model("dcgan", "cgan / acgan: the network family (cgan r3gan: projection only)",
+                           ("mlp", "dcgan", "r3gan"))
+    conditioning: str = _model("concat", "cgan: how the label enters (concatenated or projection D)",
+                               ("concat", "projection"))
+    embed_dim: int = _model(0, "label embedding size (0: automatic)")
+    g_norm: str = _model("batch", "the generator's normalisation", ("batch", "layer", "none"))
+    d_norm: str = _model("auto", "the discriminator's normalisation (auto: batch; layer with a gradient penalty; "
+                                 "none with spectral norm)", ("auto", "batch", "layer", "none"))
+    spectral_norm: bool = _reg(False, "spectral normalisation on D's layers (Miyato et al. 2018)")
+    r3gan_widths: list[int] | None = _model(None, "r3gan: channels per resolution, low to high (unset: "
+                                                  "g_width/d_width)")
+    r3gan_blocks: list[int] | None = _model(None, "r3gan: residual blocks per resolution (unset: 2 each)")
+    group_width: int = _model(16, "r3gan: channels per group of the grouped 3x3 convolution")
+    expansion: int = _model(2, "r3gan: the bottleneck's inverted expansion factor")
+    pack: int = _model(1, "PacGAN: D sees this many samples at once (1: off)")
     # --- objective and regularisers
-    gp_weight: float | None = None    # gradient penalty lambda (None: the objective's default)
-    r1_gamma: float = 0.0             # R1 penalty gamma (0 = off)
-    r2_gamma: float = 0.0             # R2 penalty gamma, on generated samples (0 = off); R1 + R2: R3GAN
-    reg_interval: int = 1             # lazy regularisation: R1/R2 every this many D steps, scaled by it
-    clip_value: float = 0.01          # WGAN weight clipping
-    aux_weight: float = 1.0           # AC-GAN class loss weight
-    aux_fake: bool = True             # AC-GAN: D's class loss on generated samples too (Odena); False: real only
-    l1_weight: float = 100.0          # pix2pix: lambda of the L1 term (Isola et al. 2017, Eq. 4)
-    cycle_weight: float = 10.0        # CycleGAN: lambda of the cycle-consistency loss (Zhu et al. 2017, Eq. 3)
-    identity_weight: float = 0.5      # CycleGAN: identity loss weight, as a fraction of cycle_weight
-    pool_size: int = 50               # CycleGAN: image history buffer (Shrivastava et al. 2017)
+    gp_weight: float | None = _reg(None, "gradient penalty lambda (unset: the objective's default; wgan-gp 10)")
+    r1_gamma: float = _reg(0.0, "R1 penalty gamma on real data (0: off)")
+    r2_gamma: float = _reg(0.0, "R2 penalty gamma on generated samples (0: off); R1 + R2: R3GAN")
+    reg_interval: int = _reg(1, "lazy regularisation: R1/R2 every this many D steps, scaled by it")
+    clip_value: float = _objective(0.01, "wasserstein: D's weights are clipped to [-c, c]")
+    aux_weight: float = _objective(1.0, "AC-GAN: weight of the class loss")
+    aux_fake: bool = _objective(True, "AC-GAN: D's class loss on generated samples too (Odena et al.); "
+                                      "off: real only")
+    l1_weight: float = _objective(100.0, "pix2pix: lambda of the L1 term (Isola et al. 2017, Eq. 4)")
+    cycle_weight: float = _objective(10.0, "CycleGAN: lambda of the cycle-consistency loss (Zhu et al. 2017, "
+                                           "Eq. 3)")
+    identity_weight: float = _objective(0.5, "CycleGAN: identity loss weight, as a fraction of cycle_weight")
+    pool_size: int = _objective(50, "CycleGAN: image history buffer size (Shrivastava et al. 2017)")
     # --- optimisation
-    epochs: int | None = None         # passes over the data (1 when neither epochs nor steps is set)
-    steps: int | None = None          # generator steps (overrides epochs)
-    batch_size: int = 64
-    n_critic: int = 1                 # k: discriminator steps per generator step
-    reuse_fake: bool = False          # G's step reuses the D step's fakes (pytorch/examples dcgan), not fresh z
-    optimizer: str = "adam"           # adam | sgd | rmsprop
-    lr: float = 2e-4
-    lr_g: float | None = None
-    lr_d: float | None = None
-    beta1: float = 0.5
-    beta2: float = 0.999
-    momentum: float = 0.9             # sgd
-    lr_decay: str = "none"            # none | linear: both lrs decay linearly to 0 at the last step
-    lr_decay_start: float = 0.0       #   from this fraction of the run on (0.5: constant for half, as in pix2pix)
-    ema_decay: float = 0.0            # EMA of G's weights (0 = off), e.g. 0.999
+    epochs: int | None = _optim(None, "passes over the data (1 when neither epochs nor steps is set)")
+    steps: int | None = _optim(None, "generator steps (overrides epochs)")
+    batch_size: int = _optim(64, "real images per discriminator step")
+    n_critic: int = _optim(1, "k: discriminator steps per generator step")
+    reuse_fake: bool = _optim(False, "G's step reuses the D step's fakes (pytorch/examples dcgan), not fresh z")
+    optimizer: str = _optim("adam", "the optimiser of both networks", ("adam", "sgd", "rmsprop"))
+    lr: float = _optim(2e-4, "learning rate of both networks")
+    lr_g: float | None = _optim(None, "generator learning rate (unset: lr)")
+    lr_d: float | None = _optim(None, "discriminator learning rate (unset: lr; higher: TTUR)")
+    beta1: float = _optim(0.5, "Adam beta1, the first-moment decay (DCGAN: 0.5)")
+    beta2: float = _optim(0.999, "Adam beta2, the second-moment decay (R3GAN: 0.99)")
+    momentum: float = _optim(0.9, "momentum of the sgd optimiser")
+    lr_decay: str = _optim("none", "learning-rate schedule: linear decays both to 0 at the last step",
+                           ("none", "linear"))
+    lr_decay_start: float = _optim(0.0, "linear decay starts at this fraction of the run (0.5: as in pix2pix)")
+    ema_decay: float = _optim(0.0, "EMA of G's weights, sampled from (0: off), e.g. 0.999")
     # --- run
-    seed: int = 0
-    device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
-    deterministic: bool = False
-    amp: str = "none"                 # none | bf16 (autocast) | fp16 (autocast + GradScaler)
-    compile: bool = False             # torch.compile G and D for the updates
-    channels_last: bool = False       # NHWC memory format for conv models
-    sync_bn: bool = False             # distributed runs: SyncBatchNorm across ranks
-    out: str | None = None
-    log_every: int = 50               # steps between host syncs for logs/progress
-    sample_every: int = 0             # steps between sample grids (0 = every epoch)
-    checkpoint_every: int = 0         # steps between checkpoints (0 = every epoch)
-    keep_checkpoints: int = 3
-    checkpoint_minutes: float = 0.0   # also checkpoint every this many minutes of wall time (0 = off)
-    on_divergence: str = "stop"       # stop | rollback: on non-finite losses, reload the last good
-    rollback_lr_factor: float = 0.5   #   checkpoint and multiply both learning rates by this factor
-    max_rollbacks: int = 3
-    n_samples: int = 64               # images in each sample grid
-    tensorboard: bool = True
-    progress: bool = True
+    seed: int = _run(0, "seed of every random draw (same seed, same thread count: bit-identical on CPU)")
+    device: str = _scale("auto", "auto, cpu, cuda, cuda:N or mps")
+    threads: int = _scale(0, "CPU threads for training (0: auto, physical cores minus the current load, "
+                             "at least 1; $OMP_NUM_THREADS when set; recorded, so a resume uses as many)")
+    deterministic: bool = _run(False, "torch deterministic algorithms (errors on ops without one)")
+    amp: str = _scale("none", "mixed precision: bf16 autocast, or fp16 autocast + GradScaler",
+                      ("none", "bf16", "fp16"))
+    compile: bool = _scale(False, "torch.compile G and D for the updates")
+    channels_last: bool = _scale(False, "NHWC memory format for convolutional models")
+    sync_bn: bool = _scale(False, "distributed runs (CUDA): SyncBatchNorm across ranks")
+    out: str | None = _run(None, "the run directory (unset: runs/MODEL-DATA-TIME)")
+    log_every: int = _run(50, "steps between host syncs: losses to metrics.jsonl, progress lines off a terminal")
+    sample_every: int = _run(0, "steps between sample grids (0: every epoch)")
+    checkpoint_every: int = _run(0, "steps between checkpoints (0: every epoch)")
+    keep_checkpoints: int = _run(3, "checkpoints kept (older ones are deleted)")
+    checkpoint_minutes: float = _run(0.0, "also checkpoint every this many minutes of wall time (0: off)")
+    on_divergence: str = _run("stop", "on non-finite losses: stop, or reload the last good checkpoint with "
+                                      "lower learning rates", ("stop", "rollback"))
+    rollback_lr_factor: float = _run(0.5, "rollback: both learning rates are multiplied by this factor")
+    max_rollbacks: int = _run(3, "rollback: at most this many times")
+    n_samples: int = _run(64, "images in each sample grid")
+    tensorboard: bool = _run(True, "TensorBoard logs (pip install 'gankit[tensorboard]')")
+    progress: bool = _run(True, "progress: a bar on a terminal, one line every log_every steps otherwise")
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -138,29 +186,35 @@ class TrainConfig:
         return cls.from_dict({**(defaults or {}), **base, **overrides},
                              source or (f"preset {name}" if name else "config"))
 
+    @classmethod
+    def recommended(cls, *, source: str = "config", **changes) -> "TrainConfig":
+        """The good settings for the model and data in ``changes`` (what ``gankit train`` with flags and no
+        --config uses): the preset of that (model, data) or data (:data:`RECOMMENDED`), else the default
+        preset's settings without its data keys; ``changes`` on top. ``recommended()``: the default job."""
+        data, model = changes.get("data", cls.data), changes.get("model")
+        name = RECOMMENDED.get((model, data)) or RECOMMENDED.get(data)
+        base = read_config_file(name or DEFAULT_PRESET)
+        if name is None:
+            base = {k: v for k, v in base.items() if k not in DATA_KEYS}
+        return cls.from_dict({**base, **changes}, source)
+
     def replace(self, **changes) -> "TrainConfig":
         check_keys(changes, "overrides")
         return dataclasses.replace(self, **changes).validate()
 
     def validate(self) -> "TrainConfig":
-        from .data import DATASETS
-        from .losses import OBJECTIVES, effective_gp_weight
-        from .models import MODELS
-
         _check_types(self)
-        for reg, value in ((MODELS, self.model), (OBJECTIVES, self.loss), (DATASETS, self.data)):
-            try:
-                reg.get(value)
-            except ValueError as e:
-                raise ConfigError(str(e)) from None
-        _choice("optimizer", self.optimizer, ("adam", "sgd", "rmsprop"))
-        _choice("backbone", self.backbone, ("mlp", "dcgan", "r3gan"))
-        _choice("conditioning", self.conditioning, ("concat", "projection"))
-        _choice("g_norm", self.g_norm, ("batch", "layer", "none"))
-        _choice("d_norm", self.d_norm, ("auto", "batch", "layer", "none"))
-        _choice("split", self.split, ("train", "test", "all"))
-        _choice("amp", self.amp, ("none", "bf16", "fp16"))
-        _choice("lr_decay", self.lr_decay, ("none", "linear"))
+        for f in fields(self):  # the choices of the help text (field metadata) are the ones checked
+            kind = f.metadata.get("choices")
+            if isinstance(kind, str):  # a registry: its error names what is registered
+                try:
+                    registry(kind).get(getattr(self, f.name))
+                except ValueError as e:
+                    raise ConfigError(str(e)) from None
+            elif kind:
+                _choice(f.name, getattr(self, f.name), kind)
+        from .losses import effective_gp_weight
+
         if not 0 <= self.lr_decay_start < 1:
             raise ConfigError(f"lr_decay_start must be in [0, 1) (got {self.lr_decay_start}); e.g. 0.5")
         if self.amp == "fp16" and (self.r1_gamma > 0 or self.r2_gamma > 0
@@ -176,9 +230,10 @@ class TrainConfig:
             if self.n_critic != 1 or self.model in GAMES:
                 raise ConfigError(f"--reuse-fake needs one D step per G step and a noise GAN (got n_critic="
                                   f"{self.n_critic}, model {self.model}); drop --reuse-fake or use --n-critic 1")
-        _choice("on_divergence", self.on_divergence, ("stop", "rollback"))
         if not 0 < self.rollback_lr_factor < 1:
             raise ConfigError(f"rollback_lr_factor must be in (0, 1) (got {self.rollback_lr_factor}); e.g. 0.5")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0 (got {self.threads}); 0 picks them automatically")
         if self.checkpoint_minutes < 0 or self.max_rollbacks < 0:
             raise ConfigError("checkpoint_minutes and max_rollbacks must be >= 0")
         for name in ("lr", "lr_g", "lr_d"):
@@ -257,6 +312,26 @@ def _check_types(cfg: TrainConfig) -> None:
             raise ConfigError(f"{f.name} must be {want}{' or null' if optional else ''} (got {value!r})")
 
 
+_REGISTRIES = {"models": ("gankit.models", "MODELS"), "objectives": ("gankit.losses", "OBJECTIVES"),
+               "datasets": ("gankit.data", "DATASETS")}
+
+
+def registry(kind: str):
+    """The registry named by a field's ``choices`` metadata (imported on use: it loads torch)."""
+    import importlib
+
+    module, name = _REGISTRIES[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+def field_choices(name: str) -> list[str] | None:
+    """The values field ``name`` accepts (its metadata's tuple, or its registry's names), or None."""
+    kind = {f.name: f for f in fields(TrainConfig)}[name].metadata.get("choices")
+    if isinstance(kind, str):
+        return registry(kind).names()
+    return list(kind) if kind else None
+
+
 def _choice(name: str, value: str, options) -> None:
     if value not in options:
         raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(options)}")
@@ -291,6 +366,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     d = d or {}
     if not isinstance(d, dict):
         raise ConfigError(f"config file {str(p)!r} must hold a mapping of keys to values")
+    if not isinstance(d.pop("description", ""), str):
+        raise ConfigError(f"description in {str(p)!r} must be one line of text")
     check_keys(d, str(p))
     return d
 
@@ -327,3 +404,8 @@ def _safe_yaml(text: str, path: Path):
 
 def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_description(name: str) -> str:
+    """The one-line ``description:`` of a bundled preset."""
+    return str(yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()).get("description", ""))

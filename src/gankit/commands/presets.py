@@ -3,13 +3,15 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
-    pr = subparsers.add_parser("presets", help="list the bundled config presets")
+    pr = subparsers.add_parser("presets", help="list the bundled config presets, one line each")
     pr.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..config import list_presets
+    from ..config import list_presets, preset_description
 
-    for name in list_presets():
-        print(name)
+    names = list_presets()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {preset_description(name)}")
     return 0

@@ -41,16 +41,24 @@ _IDX_SETS = {
 _IDX_SPLITS = {"train": ["train"], "test": ["t10k"], "all": ["train", "t10k"]}
 
 
-def _require_root(cfg) -> Path:
-    if not cfg.data_root:
-        raise DataError(f"--data-root is required for {cfg.data} (a folder to read or download it into)")
-    return Path(cfg.data_root).expanduser()
+DATA_ENV = "GANKIT_DATA"
+#: where torchvision datasets are read from (and downloaded into) without --data-root or $GANKIT_DATA
+DEFAULT_DATA_ROOT = Path("~/.cache/gankit/data")
+ROOT_ORDER = f"--data-root, else ${DATA_ENV}, else {DEFAULT_DATA_ROOT}"
+
+
+def data_root(cfg) -> Path:
+    """The folder a torchvision dataset lives in: ``cfg.data_root``, else ``$GANKIT_DATA``, else
+    ``~/.cache/gankit/data`` (never the working directory)."""
+    import os
+
+    return Path(cfg.data_root or os.environ.get(DATA_ENV) or DEFAULT_DATA_ROOT).expanduser()
 
 
 def load_idx_dataset(cfg) -> TensorData:
     """MNIST / Fashion-MNIST from ``<root>/<MNIST|FashionMNIST>/raw/*-ubyte[.gz]`` (torchvision's
     layout); downloads through torchvision when the files are absent and ``download`` is on."""
-    root = _require_root(cfg)
+    root = data_root(cfg)
     folder, tv_name = _IDX_SETS[cfg.data]
     raw = root / folder / "raw"
     xs, ys = [], []
@@ -63,8 +71,8 @@ def load_idx_dataset(cfg) -> TensorData:
             if img is None or lab is None:
                 other = "test" if prefix == "train" else "train"
                 raise DataError(f"{cfg.data} {prefix} split not found in {raw} (expected {prefix}-images-idx3-ubyte"
-                                f"[.gz]); point --data-root at the folder holding {folder}/, allow --download, "
-                                f"or try --split {other}")
+                                f"[.gz]); the data root is {ROOT_ORDER}: point one at the folder holding "
+                                f"{folder}/, allow --download, or try --split {other}")
         x, y = read_idx(img), read_idx(lab)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DataError(f"{img} and {lab} do not hold matching images and labels; re-download them")
@@ -93,7 +101,7 @@ def load_cifar10(cfg) -> TensorData:
     """CIFAR-10 from the binary release (``cifar-10-batches-bin``, read as raw bytes), or from
     torchvision's python release, whose pickles torchvision md5-checks against the official
     archive before loading (downloaded when absent)."""
-    root = _require_root(cfg)
+    root = data_root(cfg)
     names = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
     names["all"] = names["train"] + names["test"]
     bin_dir = root / "cifar-10-batches-bin"
@@ -121,7 +129,7 @@ def load_cifar10(cfg) -> TensorData:
             ds = torchvision.datasets.CIFAR10(str(root), train=train, download=cfg.download)
         except Exception as e:
             raise DataError(f"CIFAR-10 not found or corrupt under {root} ({str(e).splitlines()[0]}); "
-                            f"allow --download or unpack cifar-10-batches-bin/ there") from None
+                            f"allow --download or unpack cifar-10-batches-bin/ there (the data root is {ROOT_ORDER})") from None
         xs.append(np.asarray(ds.data))
         ys.append(np.asarray(ds.targets))
     return finish(np.concatenate(xs), np.concatenate(ys), cfg.image_size, "cifar10")

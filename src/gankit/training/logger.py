@@ -24,8 +24,9 @@ class RunLogger:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.tb = SummaryWriter(str(self.run_dir / "tensorboard"))
-            except ImportError:  # tensorboard is optional: pip install gankit[tensorboard]
-                log.info("tensorboard not installed; skipping TensorBoard logs")
+            except ImportError:  # tensorboard is optional
+                log.info("tensorboard is not installed, so no TensorBoard logs: pip install 'gankit[tensorboard]' "
+                         "(or --no-tensorboard)")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         with open(self.metrics_path, "a") as f:

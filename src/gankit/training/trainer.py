@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..config import TrainConfig
 from ..data import EpochSampler, TensorData, load_dataset
@@ -31,6 +30,7 @@ from . import checkpoint as ckpt
 from .ema import EMA
 from .games import autocast_factory, build_game, input_format, total
 from .logger import RunLogger
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class Trainer:
 
     def _setup(self, cfg: TrainConfig, data: TensorData | None, resume: bool, overwrite: bool) -> None:
         self.dist, self.device = setup_distributed(resolve_device(cfg.device))
+        if cfg.threads:  # 0: leave torch's setting (the CLI resolves 0 to a count: utils/threads.py)
+            torch.set_num_threads(cfg.threads)
         # refuse before doing any work: a missing run, an existing one, one another process trains
         self.run.check_resumable() if resume else self.run.check_new(overwrite)
         self._changes = self.run.resume_changes(cfg) if resume else {}
@@ -231,8 +233,8 @@ class Trainer:
     def _train(self) -> dict:
         cfg = self.cfg
         main = self.dist.is_main
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (cfg.progress and main), unit="step",
-                   dynamic_ncols=True, desc=f"{cfg.model}/{cfg.loss}")
+        bar = Progress(self.total_steps, self.step, enabled=cfg.progress and main, desc=f"{cfg.model}/{cfg.loss}",
+                       images_per_step=cfg.batch_size * cfg.n_critic)
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         t0, start_step = time.perf_counter() - self.elapsed, self.step
         t_session = self._last_save = time.perf_counter()
@@ -246,16 +248,15 @@ class Trainer:
                 self.step += 1
                 self._stats += torch.stack([d_loss, g_loss, d_real, d_fake])  # on device: no host sync
                 self._count += 1
-                bar.update(1)
+                bar.update()
                 for fn in self.callbacks:
                     fn(self)
                 if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                     values = self._flush_stats()  # the one host sync, every log_every steps
                     if values is None:  # diverged and rolled back
-                        bar.reset(self.total_steps)
-                        bar.update(self.step)
+                        bar.reset(self.step)
                         continue
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+                    bar.log(self.step, values)
                     values.update(self.game.scalars())
                     self.elapsed = time.perf_counter() - t0
                     if main:
@@ -294,7 +295,9 @@ class Trainer:
             "config": self.cfg.to_dict(), "steps": self.step, "epochs": round(self.step * cfg.n_critic /
                                                                               self.sampler.batches_per_epoch, 2),
             "wall_time_s": round(self.elapsed, 1), "device": str(self.device),
-            "stopped_early": self.stop_requested, "rollbacks": self.rollbacks,
+            "stopped_early": self.stop_requested, "rollbacks": self.rollbacks, "threads": torch.get_num_threads(),
+            # this session (after a resume: the resumed segment alone)
+            "session_steps": steps_run, "session_s": round(time.perf_counter() - t_session, 1),
             # real images through D per second (n_critic batches per generator step)
             "images_per_s": round(steps_run * cfg.batch_size * cfg.n_critic /
                                   max(time.perf_counter() - t_session, 1e-9), 1),
