@@ -26,7 +26,7 @@ from .errors import GankitError, Interrupted
 #: what torch's file writer says when a write fails (on a full disk it reports a short write this way)
 _WRITE_FAILED = ("unexpected pos", "PytorchStreamWriter failed")
 #: error lines are cut to this many characters (a value quoted in a message can be huge)
-MAX_MESSAGE = 400
+MAX_MESSAGE = 1000
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
     """``message`` on one line, at most ``limit`` characters."""
     text = " ".join(str(message).split())
-    return text if len(text) <= limit else text[:limit - 15] + " ... (cut)"
+    if len(text) <= limit:
+        return text
+    keep = (limit - 5) // 2  # the problem comes first and the fix last: keep both ends
+    return text[:keep] + " ... " + text[-keep:]
 
 
 def _os_error(e: OSError) -> str:

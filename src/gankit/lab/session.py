@@ -31,8 +31,9 @@ from .settings import LabSettings, data_density, make_data, train_config
 
 N_FAKE, N_METRIC, N_REAL, HEAT, N_KDE, N_MAP = 1000, 2500, 1000, 48, 300, 25
 HISTORY = 600  # rows kept; beyond, every other row goes and the recording stride doubles
-COUNTING_RULE = ("a sample is high quality within 3σ of its nearest centre; a mode is captured with at "
-                 "least ceil(N/(5M)) high-quality samples (Srivastava et al. 2017; Lin et al. 2018)")
+COUNTING_RULE = ("a sample is high quality within 3σ of its nearest centre; a mode is captured when at least "
+                 "one high-quality sample is nearest to it (Srivastava et al. 2017; Lin et al. 2018's code); "
+                 "strict: at least ceil(N/(5M)) of them (gankit's stricter count)")
 
 
 def b64(a) -> str:

@@ -117,7 +117,7 @@ function onFrame(p, f, full) {
   if (f.error) showError(f.error);
   if (f.metrics) {
     s.modes = String(f.metrics.modes);
-    $(".metrics", p.sec).textContent = `modes captured ${f.metrics.modes}/${f.metrics.num_modes} · high quality ${(100 * f.metrics.high_quality).toFixed(1)}% · reverse KL ${f.metrics.reverse_kl === null ? "n/a" : f.metrics.reverse_kl.toFixed(3)}`;
+    $(".metrics", p.sec).textContent = `modes captured ${f.metrics.modes}/${f.metrics.num_modes} (strict ${f.metrics.modes_strict}/${f.metrics.num_modes}) · high quality ${(100 * f.metrics.high_quality).toFixed(1)}% · reverse KL ${f.metrics.reverse_kl === null ? "n/a" : f.metrics.reverse_kl.toFixed(3)}`;
     $(".rule", p.sec).textContent = "Counting rule: " + p.hello.modes.rule;
   } else {
     $(".metrics", p.sec).textContent = `D(x) ${fmt(f.d_real_mean)} · D(G(z)) ${fmt(f.d_fake_mean)}`;
