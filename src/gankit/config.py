@@ -32,6 +32,8 @@ class TrainConfig:
     download: bool = True             # torchvision datasets: download when files are absent
     strict: bool = False              # folder: refuse unreadable images instead of skipping them
     num_points: int = 100_000         # synthetic sets (2-D points, Stacked MNIST triples): how many to draw
+    train_subset: int | None = None   # train on a seeded subset of this many samples (class-balanced if labelled)
+    train_subset_seed: int = 0        #   the subset's seed (independent of --seed: seeds vary training, not data)
     # --- architecture
     z_dim: int = 100
     g_width: int = 64                 # DCGAN ngf
@@ -62,6 +64,13 @@ class TrainConfig:
     cycle_weight: float = 10.0        # CycleGAN: lambda of the cycle-consistency loss (Zhu et al. 2017, Eq. 3)
     identity_weight: float = 0.5      # CycleGAN: identity loss weight, as a fraction of cycle_weight
     pool_size: int = 50               # CycleGAN: image history buffer (Shrivastava et al. 2017)
+    # --- limited data: augmentation of D's input (gankit.augment)
+    augment: str = "none"             # none | diffaug (Zhao et al. 2020) | ada (Karras et al. 2020)
+    augment_policy: str | None = None # comma-separated ops (None: diffaug color,translation,cutout; ada: all)
+    ada_p: float = 0.0                # ADA: initial augmentation probability p
+    ada_target: float | None = 0.6    # ADA: target of r_t = E[sign(D(x_real))] (None: p stays at ada_p)
+    ada_interval: int = 4             # ADA: adjust p every this many D steps
+    ada_kimg: float = 100.0           # ADA: thousands of real images for p to move by 1 (paper: 500)
     # --- optimisation
     epochs: int | None = None         # passes over the data (1 when neither epochs nor steps is set)
     steps: int | None = None          # generator steps (overrides epochs)
@@ -197,6 +206,7 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1) (got {self.ema_decay}); e.g. 0.999")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ConfigError(f"beta1 and beta2 must be in [0, 1) (got {self.beta1}, {self.beta2})")
+        _check_limited_data(self)
         if self.channels not in (None, 1, 3):
             raise ConfigError(f"channels must be 1 or 3 (got {self.channels})")
         return self
@@ -225,6 +235,24 @@ def _check_types(cfg: TrainConfig) -> None:
             ok, want = isinstance(value, base), base.__name__
         if not ok:
             raise ConfigError(f"{f.name} must be {want}{' or null' if optional else ''} (got {value!r})")
+
+
+def _check_limited_data(cfg: TrainConfig) -> None:
+    """--augment and --train-subset: known names, values in range, image GANs only."""
+    from .augment import check_augment
+
+    if cfg.train_subset is not None and cfg.train_subset < 1:
+        raise ConfigError(f"train_subset must be >= 1 (got {cfg.train_subset}); e.g. --train-subset 1000")
+    if cfg.augment == "none":
+        return
+    if cfg.model in ("pix2pix", "cyclegan") or cfg.data in ("ring", "grid", "spiral"):
+        raise ConfigError(f"--augment {cfg.augment} augments the images a noise GAN's discriminator sees; "
+                          f"--model {cfg.model} on --data {cfg.data} cannot use it: drop --augment")
+    check_augment(cfg)
+    if not 0 <= cfg.ada_p <= 1 or (cfg.ada_target is not None and not 0 < cfg.ada_target < 1):
+        raise ConfigError(f"ada_p must be in [0, 1] and ada_target in (0, 1) (got {cfg.ada_p}, {cfg.ada_target})")
+    if cfg.ada_interval < 1 or not cfg.ada_kimg > 0:
+        raise ConfigError(f"ada_interval must be >= 1 and ada_kimg > 0 (got {cfg.ada_interval}, {cfg.ada_kimg})")
 
 
 def _choice(name: str, value: str, options) -> None:
