@@ -31,9 +31,12 @@ def subset_indices(y: torch.Tensor | None, total: int, n: int, seed: int) -> tor
     want = [n // len(order) + (i < n % len(order)) for i in range(len(order))]
     take = [min(w, len(p)) for w, p in zip(want, pools)]
     short = n - sum(take)
-    for i, p in enumerate(pools):  # classes with too few samples: the others make up the difference
-        extra = min(short, len(p) - take[i])
-        take[i], short = take[i] + extra, short - extra
+    while short:  # classes with too few samples: the others make up the difference, evenly
+        room = [i for i, p in enumerate(pools) if take[i] < len(p)]
+        share = max(short // len(room), 1)
+        for i in room:
+            extra = min(share, len(pools[i]) - take[i], short)
+            take[i], short = take[i] + extra, short - extra
     return torch.cat([p[:t] for p, t in zip(pools, take)]).sort().values
 
 
