@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--digits-evaluator", default=None)
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="start no new run after this many minutes; report the runs done (resume with --reuse)")
     add_common_args(ap, "limited_data", 2000, 200)
     args = ap.parse_args(argv)
     quick, steps = args.quick, args.steps or (20 if args.quick else STEPS)
@@ -241,9 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     order = [(n, s) for s in seeds[:1] for n in sets if n == "mnist-1000"]
     order += [(n, seeds[0]) for n in sets if n != "mnist-1000"] + [(n, s) for s in seeds[1:] for n in sets
                                                                   if n != "mnist-100"]
-    results = []
+    results, skipped = [], []
     for name, seed in order:
         for aug in AUGS:
+            if args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes:
+                skipped.append(f"{name}/{aug}/seed {seed}")
+                continue
             results.append(one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out))
             (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     cost = augmentation_cost(data_root, quick, steps=5 if quick else 30)
@@ -251,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     mem = memorisation(results, evaluators["mnist"][0], images)
     figs = figures(results, images)
     text = report(results, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, time.perf_counter() - t0)
+    if skipped:
+        text += (f"\n\nNot run within --max-minutes {args.max_minutes:g} (resume with --reuse): "
+                 + ", ".join(skipped) + ".")
     print(text)
     if doc is not None:
         write_section(doc, SECTION, text)
