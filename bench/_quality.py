@@ -49,13 +49,14 @@ def mnist_evaluator(path: str | Path | None, data_root: Path, quick: bool):
 
 
 def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, cache_dir=None,
-                       seed: int = 0, reuse: bool = False) -> dict:
+                       seed: int = 0, reuse: bool = False, callbacks=()) -> dict:
     """Train ``cfg`` in ``run_dir`` (replacing an earlier run there), evaluate it with
     ``evaluate_run`` (eval.json in the run), return the metrics with the wall times.
 
     The row is also kept in ``run_dir/bench.json``; with ``reuse``, a run whose bench.json was made
     with the same config, evaluator and protocol is read back instead of trained again (to resume
     an interrupted benchmark, or to assemble one table from runs trained by parallel invocations).
+    ``callbacks``: ``fn(trainer)`` after every generator step (``Trainer.callbacks``).
     """
     from gankit.metrics.features import LeNetExtractor
 
@@ -66,7 +67,9 @@ def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, c
         saved = json.loads(record.read_text())
         if _same_key(saved.get("key", {}), key):
             return {**saved["result"], "reused": True}
-    summary = Trainer(cfg, run_dir, overwrite=True).train()
+    trainer = Trainer(cfg, run_dir, overwrite=True)
+    trainer.callbacks.extend(callbacks)
+    summary = trainer.train()
     if summary["stopped_early"]:  # Ctrl-C / SIGTERM: stop the benchmark, do not score a partial run
         raise KeyboardInterrupt(f"interrupted at step {summary['steps']} of {run_dir}")
     result = evaluate_run(run_dir, evaluator=evaluator, n=n, metrics=metrics, cache_dir=cache_dir, seed=seed)

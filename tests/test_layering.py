@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "gankit"
-READERS = ["metrics", "serve", "analysis", "runs.py", "pretrained.py", "sampling.py", "models", "losses", "data"]
+READERS = ["metrics", "serve", "analysis", "runs.py", "pretrained.py", "sampling.py", "models", "losses", "data",
+           "augment"]
 
 
 def imports(path: Path) -> set[str]:

@@ -54,7 +54,8 @@ _data, _model, _objective, _reg, _optim, _run, _scale = (_in(s) for s in SECTION
 UPPER = {"z_dim": 65536, "g_width": 4096, "d_width": 4096, "width": 65536, "image_size": 2048,
          "batch_size": 65536, "n_critic": 1000, "n_samples": 4096, "num_points": 100_000_000,
          "steps": 1_000_000_000, "epochs": 1_000_000, "embed_dim": 65536, "pack": 64, "group_width": 4096,
-         "expansion": 64, "pool_size": 100_000, "reg_interval": 100_000, "log_every": 1_000_000_000}
+         "expansion": 64, "pool_size": 100_000, "reg_interval": 100_000, "log_every": 1_000_000_000,
+         "train_subset": 100_000_000, "ada_interval": 100_000}
 #: seeds: torch.manual_seed takes 64-bit values and the trainer also seeds with seed + 1
 MAX_SEED = 2**63 - 2
 #: the largest learning rate accepted (no optimiser here trains a GAN at lr > 10)
@@ -82,6 +83,9 @@ class TrainConfig:
     download: bool = _data(True, "torchvision datasets: download when the files are absent")
     strict: bool = _data(False, "folder data: refuse unreadable images instead of skipping them")
     num_points: int = _data(100_000, "synthetic sets (2-D points, Stacked MNIST triples): how many to draw")
+    train_subset: int | None = _data(None, "train on a seeded subset of this many samples (class-balanced where "
+                                           "labelled; unset: all)")
+    train_subset_seed: int = _data(0, "the subset's seed (apart from --seed: seeds vary training, not data)")
     # --- architecture
     z_dim: int = _model(100, "size of the noise vector z")
     g_width: int = _model(64, "generator width (DCGAN ngf)")
@@ -118,6 +122,15 @@ class TrainConfig:
                                            "Eq. 3)")
     identity_weight: float = _objective(0.5, "CycleGAN: identity loss weight, as a fraction of cycle_weight")
     pool_size: int = _objective(50, "CycleGAN: image history buffer size (Shrivastava et al. 2017)")
+    # --- limited data: augmentation of D's input (gankit.augment)
+    augment: str = _reg("none", "augment every image D sees: diffaug (Zhao et al. 2020) or ada (Karras et al. "
+                                "2020)", ("none", "diffaug", "ada"))
+    augment_policy: str | None = _reg(None, "comma-separated ops (unset: diffaug color,translation,cutout; "
+                                            "ada: all)")
+    ada_p: float = _reg(0.0, "ADA: initial augmentation probability p")
+    ada_target: float | None = _reg(0.6, "ADA: target of r_t = E[sign(D(x_real))] (null: p stays at ada_p)")
+    ada_interval: int = _reg(4, "ADA: adjust p every this many D steps")
+    ada_kimg: float = _reg(100.0, "ADA: thousands of real images for p to move by 1 (paper: 500)")
     # --- optimisation
     epochs: int | None = _optim(None, "passes over the data (1 when neither epochs nor steps is set)")
     steps: int | None = _optim(None, "generator steps (overrides epochs)")
@@ -282,6 +295,7 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1) (got {self.ema_decay}); e.g. 0.999")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ConfigError(f"beta1 and beta2 must be in [0, 1) (got {self.beta1}, {self.beta2})")
+        _check_limited_data(self)
         if self.channels not in (None, 1, 3):
             raise ConfigError(f"channels must be 1 or 3 (got {self.channels})")
         return self
@@ -330,6 +344,24 @@ def field_choices(name: str) -> list[str] | None:
     if isinstance(kind, str):
         return registry(kind).names()
     return list(kind) if kind else None
+
+
+def _check_limited_data(cfg: TrainConfig) -> None:
+    """--augment and --train-subset: known names, values in range, image GANs only."""
+    from .augment import check_augment
+
+    if cfg.train_subset is not None and cfg.train_subset < 1:
+        raise ConfigError(f"train_subset must be >= 1 (got {cfg.train_subset}); e.g. --train-subset 1000")
+    if cfg.augment == "none":
+        return
+    if cfg.model in ("pix2pix", "cyclegan") or cfg.data in ("ring", "grid", "spiral"):
+        raise ConfigError(f"--augment {cfg.augment} augments the images a noise GAN's discriminator sees; "
+                          f"--model {cfg.model} on --data {cfg.data} cannot use it: drop --augment")
+    check_augment(cfg)
+    if not 0 <= cfg.ada_p <= 1 or (cfg.ada_target is not None and not 0 < cfg.ada_target < 1):
+        raise ConfigError(f"ada_p must be in [0, 1] and ada_target in (0, 1) (got {cfg.ada_p}, {cfg.ada_target})")
+    if cfg.ada_interval < 1 or not cfg.ada_kimg > 0:
+        raise ConfigError(f"ada_interval must be >= 1 and ada_kimg > 0 (got {cfg.ada_interval}, {cfg.ada_kimg})")
 
 
 def _choice(name: str, value: str, options) -> None:

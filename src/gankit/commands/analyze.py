@@ -273,12 +273,12 @@ def _arithmetic(args, out):
 
 def _memorization(args, out):
     from ..analysis import memorization
-    from ..data import load_dataset
+    from ..data import training_data
 
     G = _load(args)
     _need_images(G, "memorization")
     cfg = G.config.replace(download=False, **({"data_root": args.data_root} if args.data_root else {}))
-    train = load_dataset(cfg).all_images()
+    train = training_data(cfg).all_images()  # what the run trained on (its --train-subset)
     samples = G.sample(args.samples, seed=args.seed).cpu()
     spaces = {"pixels": memorization.pixels}
     if args.evaluator:

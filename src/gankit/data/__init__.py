@@ -46,3 +46,4 @@ __all__ = ["DATASETS", "DataSpec", "EpochSampler", "TensorData", "load_dataset"]
 
 from .stacked import load_stacked_mnist  # noqa: E402
 DATASETS.register("stacked-mnist")(load_stacked_mnist)
+from .subset import take_subset, training_data  # noqa: E402

@@ -23,13 +23,18 @@ class DataSpec:
     shape: tuple[int, ...]       # (C, H, W) for images, (D,) for points
     num_classes: int = 0         # 0 = unlabelled
     kind: str = "image"          # image | points
+    subset: int | None = None    # --train-subset: trained on this many samples of the dataset
+    subset_seed: int = 0         #   drawn with this seed (gankit.data.subset)
 
     def to_dict(self):
-        return {"shape": list(self.shape), "num_classes": self.num_classes, "kind": self.kind}
+        d = {"shape": list(self.shape), "num_classes": self.num_classes, "kind": self.kind}
+        if self.subset is not None:
+            d.update(subset=self.subset, subset_seed=self.subset_seed)
+        return d
 
     @classmethod
     def from_dict(cls, d):
-        return cls(tuple(d["shape"]), int(d["num_classes"]), d["kind"])
+        return cls(tuple(d["shape"]), int(d["num_classes"]), d["kind"], d.get("subset"), int(d.get("subset_seed", 0)))
 
 
 class TensorData:

@@ -18,6 +18,7 @@ from typing import Callable, ContextManager, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..augment import Augmentation, build_augmentation
 from ..data.toy import TOY_MODES
 from ..losses import DiscriminatorPass, GeneratorPass, Objective, Regularizer, build_regularizers
 from ..models import pack, source_logits
@@ -128,9 +129,10 @@ class NoiseGame(Game):
 
     def __init__(self, G, D, objective, regularizers: Sequence[Regularizer] = (), *, batch_size: int,
                  part: Callable = same, device: torch.device | None = None, pack: int = 1,
-                 reuse_fake: bool = False, preview_seed: int = 2, centres: Tensor | None = None, **modules):
+                 reuse_fake: bool = False, preview_seed: int = 2, centres: Tensor | None = None,
+                 augment: Augmentation | None = None, **modules):
         super().__init__(G, D, objective, **modules)
-        self.regularizers = list(regularizers)
+        self.regularizers, self.augment = list(regularizers), augment
         self.batch_size, self.part, self.device = batch_size, part, device
         self.pack, self.reuse_fake = pack, reuse_fake
         self.preview_seed, self.centres = preview_seed, centres  # 2-D points: the preview's noise, modes
@@ -142,17 +144,30 @@ class NoiseGame(Game):
     def from_config(cls, cfg, *, part=same, device=None, **modules):
         return cls(regularizers=build_regularizers(cfg), batch_size=cfg.batch_size, part=part, device=device,
                    pack=cfg.pack, reuse_fake=cfg.reuse_fake, preview_seed=cfg.seed + 2,
-                   centres=TOY_MODES[cfg.data][0]() if cfg.data in TOY_MODES else None, **modules)
+                   centres=TOY_MODES[cfg.data][0]() if cfg.data in TOY_MODES else None,
+                   augment=build_augmentation(cfg), **modules)
 
     def state_dict(self) -> dict:
-        return {"d_steps": self.d_steps}
+        state = {"d_steps": self.d_steps}
+        if self.augment is not None:
+            state["augment"] = self.augment.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.d_steps = int(state.get("d_steps", 0))  # checkpoints of gankit 0.1.0 have none
+        if self.augment is not None:
+            self.augment.load_state_dict(state.get("augment", {}))
+
+    def scalars(self) -> dict[str, float]:
+        return self.augment.scalars() if self.augment is not None else {}
 
     def d_input(self, x: Tensor) -> Tensor:
-        """A batch as D sees it: ``pack`` samples concatenated into one input (PacGAN)."""
-        return pack(x, self.pack)
+        """A batch as D sees it: augmented (``--augment``, per sample: DiffAugment, ADA), then ``pack``
+        samples concatenated into one input (PacGAN). Every pass through D goes through here: reals and
+        fakes of D's step, G's fakes (differentiably), the penalties' inputs (R1/R2 differentiate w.r.t.
+        the un-augmented batch, through the augmentation; the gradient penalty's interpolates are of
+        augmented batches)."""
+        return pack(x if self.augment is None else self.augment(x), self.pack)
 
     def critic(self, x: Tensor, y: Tensor | None) -> Tensor:
         """Source logits of the plain D on D's input format (the penalties' own passes)."""
@@ -187,6 +202,8 @@ class NoiseGame(Game):
         with self.autocast():
             real_out, fake_out = self.D_train(self.d_input(x), y), self.D_train(self.d_input(fake), y_fake)
         real, fake_logits = source_logits(real_out).float(), source_logits(fake_out).float()
+        if self.augment is not None:  # ADA: r_t = E[sign(D(x_real))] adjusts p
+            self.augment.observe(real)
         terms = {"adv": self.objective.d_loss(real, fake_logits)}
         seen = DiscriminatorPass(real=x, fake=fake, y_real=y, y_fake=y_fake, real_out=real_out, fake_out=fake_out,
                                  real_logits=real, fake_logits=fake_logits, d_input=self.d_input,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig
-from ..data import EpochSampler, TensorData, load_dataset
+from ..data import EpochSampler, TensorData, training_data
 from ..errors import GankitError
 from ..losses import build_objective
 from ..distributed import setup_distributed, wrap_ddp
@@ -122,7 +122,7 @@ class Trainer:
         seed_everything(cfg.seed)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=False)
-        data = data if data is not None else load_dataset(cfg)
+        data = data if data is not None else training_data(cfg)  # --train-subset: its subset
         self.spec = data.spec
         self.data = data.to(self.device)
         self.G, self.D = (m.to(self.device) for m in build_models(cfg, self.spec))
