@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.fid_seeds and "dcgan64-mnist" in args.presets.split(","):
             quality = epoch_quality(args, dataroot, tuple(args.fid_variants.split(",")), log)
     load = load_average()
-    command = ("OMP_NUM_THREADS=1 python -m bench throughput " +
+    command = (f"OMP_NUM_THREADS={args.threads} python -m bench throughput " +
                " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     text = report(args, results, quality, command, load)
     print("\n" + text)

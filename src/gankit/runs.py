@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import TrainConfig
+from .config import ABSENT_MEANS, TrainConfig
 from .errors import GankitError
 from .utils.io import MANIFEST, FolderLock, manifest_problem, write_json
 
@@ -121,12 +121,13 @@ class Run:
         return meta
 
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(self.meta()["config"], str(self.config_path))
+        return self.read()[0]
 
     def read(self) -> tuple[TrainConfig, dict[str, Any]]:
-        """(training config, the whole config.json)."""
+        """(training config, the whole config.json); keys added to TrainConfig since the run was
+        recorded take the values it trained with (``config.ABSENT_MEANS``)."""
         meta = self.meta()
-        return TrainConfig.from_dict(meta["config"], str(self.config_path)), meta
+        return TrainConfig.from_dict({**ABSENT_MEANS, **meta["config"]}, str(self.config_path)), meta
 
     def data_spec(self):
         """The :class:`~gankit.data.DataSpec` the run was trained on (sample shape, classes, kind)."""

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 
 from .layers import GeneratorBase, dcgan_init, norm2d
+from .smallconv import Conv2d, ConvTranspose2d
 from .network import ConfigMixin
 
 
@@ -40,12 +41,12 @@ class DCGANGenerator(GeneratorBase):
         embed_dim = embed_dim or (num_classes and max(num_classes, 10))
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         c = width * 2 ** (n - 1)
-        layers = [nn.ConvTranspose2d(z_dim + (embed_dim if num_classes else 0), c, base, 1, 0, bias=False),
+        layers = [ConvTranspose2d(z_dim + (embed_dim if num_classes else 0), c, base, 1, 0, bias=False),
                   norm2d(norm, c), nn.ReLU(True)]
         for _ in range(n - 1):
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), norm2d(norm, c // 2), nn.ReLU(True)]
+            layers += [ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), norm2d(norm, c // 2), nn.ReLU(True)]
             c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         dcgan_init(self)
 
@@ -63,16 +64,16 @@ class DCGANDiscriminator(ConfigMixin, nn.Module):
         self.num_classes, self.conditioning, self.size = num_classes, conditioning, size
         concat = bool(num_classes) and conditioning == "concat"
         self.label_map = nn.Embedding(num_classes, size * size) if concat else None
-        layers = [nn.Conv2d(channels + concat, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers = [Conv2d(channels + concat, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         c = width
         for _ in range(n - 1):
-            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False), norm2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
+            layers += [Conv2d(c, c * 2, 4, 2, 1, bias=False), norm2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
             c *= 2
         self.main = nn.Sequential(*layers)
-        self.head = nn.Conv2d(c, 1, base, 1, 0, bias=False)
+        self.head = Conv2d(c, 1, base, 1, 0, bias=False)
         proj = bool(num_classes) and conditioning == "projection"
         self.projection = nn.Embedding(num_classes, c) if proj else None
-        self.classifier = nn.Conv2d(c, aux_classes, base, 1, 0) if aux_classes else None
+        self.classifier = Conv2d(c, aux_classes, base, 1, 0) if aux_classes else None
         dcgan_init(self)
 
     def forward(self, x: Tensor, y: Tensor | None = None):

@@ -1,0 +1,137 @@
+"""The fast paths of the CPU training step: GEMM convolutions at small spatial sizes
+(gankit.models.smallconv) and fused Adam. Each must compute what the reference path computes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from gankit import TrainConfig, Trainer
+from gankit.models import smallconv
+from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.smallconv import Conv2d, ConvTranspose2d, _SmallConv
+from gankit.runs import Run
+
+# (class, reference, (c_in, c_out, kernel, stride, padding), input size): DCGAN's small-side layers
+SMALL = [
+    (ConvTranspose2d, nn.ConvTranspose2d, (20, 32, 4, 1, 0), 1),   # G's first layer: 1x1 -> 4x4
+    (ConvTranspose2d, nn.ConvTranspose2d, (32, 16, 4, 2, 1), 4),   # 4x4 -> 8x8
+    (Conv2d, nn.Conv2d, (16, 32, 4, 2, 1), 8),                     # D: 8x8 -> 4x4
+    (Conv2d, nn.Conv2d, (32, 1, 4, 1, 0), 4),                      # D's head: 4x4 -> 1
+    (Conv2d, nn.Conv2d, (32, 10, 4, 1, 0), 4),                     # AC-GAN's classifier (with bias)
+    (Conv2d, nn.Conv2d, (16, 32, 3, 2, 1), 7),                     # another geometry: 7x7 -> 4x4, k 3
+]
+
+
+def _pair(cls, ref, args, fmt):
+    torch.manual_seed(0)
+    bias = args[1] == 10
+    fast, plain = cls(*args, bias=bias), ref(*args, bias=bias)
+    plain.load_state_dict(fast.state_dict())  # same parameters and keys
+    return fast.to(memory_format=fmt), plain.to(memory_format=fmt)
+
+
+def _rel(a, b):
+    return ((a.float() - b.float()).abs().max() / b.float().abs().max()).item()
+
+
+@pytest.mark.parametrize("fmt", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("cls,ref,args,size", SMALL)
+def test_bf16_gemm_path_matches_onednn(cls, ref, args, size, fmt):
+    """Under bf16 autocast: output and the gradients of input, weight and bias within bf16 rounding
+    of nn.Conv2d / nn.ConvTranspose2d's (both in bf16)."""
+    fast, plain = _pair(cls, ref, args, fmt)
+    x = torch.randn(6, args[0], size, size).to(memory_format=fmt).requires_grad_(True)
+    x2 = x.detach().clone().requires_grad_(True)
+    with torch.autocast("cpu", torch.bfloat16):
+        y, y2 = fast(x), plain(x2)
+    assert y.dtype == y2.dtype == torch.bfloat16 and y.shape == y2.shape
+    assert _rel(y, y2) < 1e-2
+    g = torch.randn(y.shape)
+    (y.float() * g).sum().backward()
+    (y2.float() * g).sum().backward()
+    for a, b in [(x.grad, x2.grad), (fast.weight.grad, plain.weight.grad)] + (
+            [(fast.bias.grad, plain.bias.grad)] if fast.bias is not None else []):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        assert _rel(a, b) < 2e-2
+
+
+@pytest.mark.parametrize("transposed,args,size", [
+    (False, (3, 4, 4, 2, 1), 4), (False, (3, 2, 4, 1, 0), 4), (False, (3, 4, 3, 2, 1), 5),
+    (True, (3, 4, 4, 2, 1), 2), (True, (3, 4, 4, 1, 0), 1), (True, (2, 3, 3, 2, 1), 3)])
+def test_gemm_conv_gradcheck_float64(transposed, args, size):
+    """The GEMM formulas themselves (im2col / col2im, both gradients, bias) against finite
+    differences, in float64, and against torch's convolution."""
+    ci, co, k, s, p = args
+    x = torch.randn(2, ci, size, size, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(*((ci, co) if transposed else (co, ci)), k, k, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(co, dtype=torch.float64, requires_grad=True)
+    fn = lambda x, w, b: _SmallConv.apply(x, w, b, s, p, transposed)  # noqa: E731
+    ref = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
+    torch.testing.assert_close(fn(x, w, b), ref(x, w, b, s, p), rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(fn, (x, w, b))
+
+
+@pytest.mark.parametrize("cls,ref,args,size", SMALL)
+def test_fp32_is_the_plain_layer_bit_for_bit(cls, ref, args, size):
+    """Without bf16 the layers are nn's own (fp32 runs stay bit-identical to earlier versions)."""
+    fast, plain = _pair(cls, ref, args, torch.contiguous_format)
+    x = torch.randn(4, args[0], size, size)
+    assert torch.equal(fast(x), plain(x))
+    assert list(fast.state_dict()) == list(plain.state_dict())
+
+
+def test_switch_and_size_limit(monkeypatch):
+    """ENABLED=False or a small side above MAX_POSITIONS takes the plain path; else the GEMM one."""
+    layer = Conv2d(8, 8, 4, 2, 1, bias=False)
+    calls = []
+    real = _SmallConv.apply
+    monkeypatch.setattr(_SmallConv, "apply", lambda *a: calls.append(a) or real(*a))
+    with torch.autocast("cpu", torch.bfloat16):
+        layer(torch.randn(2, 8, 8, 8))        # 4x4 output: 16 positions
+        assert len(calls) == 1
+        layer(torch.randn(2, 8, 16, 16))      # 8x8 output: 64 > MAX_POSITIONS
+        monkeypatch.setattr(smallconv, "ENABLED", False)
+        layer(torch.randn(2, 8, 8, 8))
+    assert len(calls) == 1
+
+
+def test_dcgan_bf16_step_as_accurate_as_onednn(monkeypatch):
+    """A whole DCGAN-32 G and D backward under bf16 autocast: against the fp32 gradients, the GEMM
+    path's error is no larger than (1.5x) the oneDNN bf16 path's, parameter by parameter."""
+    torch.manual_seed(0)
+    G, D = DCGANGenerator(1, 32, z_dim=16, width=8), DCGANDiscriminator(1, 32, width=8)
+    z = torch.randn(8, 16)
+
+    def grads(enabled, bf16=True):
+        monkeypatch.setattr(smallconv, "ENABLED", enabled)
+        G.zero_grad(), D.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss = D(G(z)).float().square().mean()
+        loss.backward()
+        return [p.grad.clone() for p in (*G.parameters(), *D.parameters())]
+
+    exact = grads(False, bf16=False)
+    for fast, onednn, truth in zip(grads(True), grads(False), exact):
+        assert (fast - truth).norm() <= 1.5 * (onednn - truth).norm() + 1e-3 * truth.norm()
+
+
+def test_fused_adam_is_the_default_and_old_runs_keep_the_loop(tmp_path):
+    """fused_adam defaults to on; a run recorded before the field existed reads back as off (so it
+    resumes with the arithmetic it started with); both optimisers take the same steps to rounding."""
+    assert TrainConfig().fused_adam is True
+    cfg = TrainConfig.from_preset("dcgan-digits", steps=3, progress=False, tensorboard=False, seed=0)
+    weights = {}
+    for fused in (True, False):
+        trainer = Trainer(cfg.replace(fused_adam=fused), tmp_path / f"run-{fused}")
+        assert trainer.opt_g.defaults["fused"] is (True if fused else None)
+        trainer.train()
+        weights[fused] = torch.cat([p.detach().flatten() for p in trainer.G.parameters()])
+    torch.testing.assert_close(weights[True], weights[False], rtol=1e-4, atol=1e-5)
+    meta_path = Run(tmp_path / "run-True").config_path
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["fused_adam"]
+    meta_path.write_text(json.dumps(meta))
+    assert Run(tmp_path / "run-True").config().fused_adam is False
