@@ -1,13 +1,25 @@
 """Throughput of the FID Inception network's forward pass (random weights; speed does not
-depend on the weight values).
+depend on the weight values), and with ``--compare`` side by side with pytorch-fid's.
 
     python bench/bench_features.py [--batch 50] [--iters 3] [--device cpu]
+    OMP_NUM_THREADS=1 python -m bench bench_features --compare --threads 1 [--rounds 3] [--write]
 
-Prints one line: images per second, with the input size, batch, device and thread count.
+The plain run prints one line: images per second of gankit's extractor model (channels-last, as
+``InceptionExtractor`` runs it), with the input size, batch, device and thread count.
+
+``--compare`` builds three models from the same random weights — pytorch-fid's ``InceptionV3`` (its
+weights file replaced by gankit's random state dict: the keys match), gankit's in NCHW, and gankit's in
+channels-last (model and input, the extractor's default) — and times them in interleaved rounds (the
+order reversed every other round), each on the same batch of 32x32 images resized to 299. A ratio is the
+median over rounds of the per-round ratio (min-max). Feature difference: the largest absolute difference
+of the 2048 pool features from pytorch-fid's, relative to the largest feature. ``--write`` replaces the
+section of docs/benchmarks.md.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -16,9 +28,74 @@ import torch
 if not __package__:  # python bench/bench_features.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-import bench._common  # noqa: E402,F401  (makes this checkout's src/ importable)
+from bench._common import DOCS, header, load_average, table, write_section  # noqa: E402
 
 from gankit.metrics.inception import FIDInceptionV3  # noqa: E402
+
+TITLE = "Inception features: channels-last beside pytorch-fid"
+
+
+def _timed(model, x, iters: int) -> float:
+    """Images per CPU-second of ``iters`` forward passes on ``x`` (after one untimed pass): CPU time, as
+    wall time on a shared machine mostly measures the neighbours."""
+    with torch.inference_mode():
+        model(x)
+        t0 = time.process_time()
+        for _ in range(iters):
+            model(x)
+        return x.shape[0] * iters / (time.process_time() - t0)
+
+
+def compare(args) -> str:
+    import pytorch_fid.inception as pfi
+
+    torch.manual_seed(0)
+    ours = FIDInceptionV3().eval().requires_grad_(False)
+    state = ours.state_dict()
+    original = pfi.load_state_dict_from_url
+    pfi.load_state_dict_from_url = lambda *a, **k: state  # no download: gankit's random weights
+    try:
+        ref = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True,
+                              use_fid_inception=True).eval().requires_grad_(False)
+    finally:
+        pfi.load_state_dict_from_url = original
+    cl = FIDInceptionV3().eval().requires_grad_(False)
+    cl.load_state_dict(state)
+    cl = cl.to(memory_format=torch.channels_last)
+    x = torch.rand(args.batch, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    models = {"pytorch-fid 0.3.0": (lambda v: ref((v + 1) / 2)[0].flatten(1)),
+              "gankit, NCHW": (lambda v: ours(v)["pool"]), "gankit, channels-last (default)": (lambda v: cl(v)["pool"])}
+    with torch.inference_mode():
+        feats = {name: f(x) for name, f in models.items()}
+    base = feats["pytorch-fid 0.3.0"]
+    rates: dict[str, list[float]] = {name: [] for name in models}
+    for r in range(args.rounds):
+        for name in (list(models) if r % 2 == 0 else list(models)[::-1]):
+            rates[name].append(_timed(models[name], x, args.iters))
+            print(f"round {r + 1}: {name}: {rates[name][-1]:.2f} images/CPU-s", flush=True)
+    ref_rates = rates["pytorch-fid 0.3.0"]
+    rows = []
+    for name, rs in rates.items():
+        ratios = [a / b for a, b in zip(rs, ref_rates)]
+        diff = ((feats[name] - base).abs().max() / base.abs().max()).item()
+        rows.append([name, f"{statistics.median(rs):.2f}", f"**{statistics.median(ratios):.2f}** "
+                     f"({min(ratios):.2f}–{max(ratios):.2f})", f"{diff:.1e}"])
+    cl_ratio = statistics.median(a / b for a, b in zip(rates["gankit, channels-last (default)"], ref_rates))
+    cl_diff = ((feats["gankit, channels-last (default)"] - base).abs().max() / base.abs().max()).item()
+    met = cl_ratio >= 1.7 and cl_diff <= 2e-6
+    command = f"OMP_NUM_THREADS={args.threads} python -m bench bench_features --compare --threads {args.threads} " \
+              f"--rounds {args.rounds} --iters {args.iters} --batch {args.batch}" + (" --write" if args.write else "")
+    lines = [f"## {TITLE}", "", *header(command, f"{torch.get_num_threads()} torch thread(s)",
+                                          f"load average {load_average()} at the end"), "",
+             f"FID Inception-v3 forward passes (pool-3 features), batch {args.batch} of 32x32 images resized to "
+             f"299x299, {args.iters} timed batches per model per round, {args.rounds} interleaved rounds; the same "
+             "random weights in all three (speed does not depend on the values). gankit's `InceptionExtractor` "
+             "(`gankit evaluate`, FID/KID/IS/P&R) runs the channels-last model.", "",
+             table(["model", "images/CPU-s (median)", "× pytorch-fid", "feature difference vs pytorch-fid"], rows,
+                   right_from=1), "",
+             f"Target (≥ 1.7× pytorch-fid at ≤ 2e-6 feature difference): **{'met' if met else 'NOT met'}** "
+             f"({cl_ratio:.2f}×, {cl_diff:.1e})."]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -28,12 +105,21 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=32, help="input side before the 299 resize")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--compare", action="store_true", help="pytorch-fid, gankit NCHW and channels-last side by side")
+    ap.add_argument("--rounds", type=int, default=3, help="--compare: interleaved rounds")
+    ap.add_argument("--write", action="store_true", help="--compare: write the section of docs/benchmarks.md")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.compare:
+        text = compare(args)
+        print("\n" + text)
+        if args.write:
+            write_section(DOCS, TITLE, text.split("\n", 2)[2])
+        return
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = FIDInceptionV3().eval().requires_grad_(False).to(device)
+    model = FIDInceptionV3().eval().requires_grad_(False).to(device).to(memory_format=torch.channels_last)
     x = torch.rand(args.batch, 3, args.size, args.size, device=device) * 2 - 1
 
     def sync() -> None:
@@ -49,7 +135,7 @@ def main() -> None:
         sync()
         dt = time.perf_counter() - t0
     n = args.batch * args.iters
-    print(f"FIDInceptionV3 forward: {n / dt:.1f} images/s ({args.size}px -> 299px, batch "
+    print(f"FIDInceptionV3 forward (channels-last): {n / dt:.1f} images/s ({args.size}px -> 299px, batch "
           f"{args.batch}, {args.iters} batches, {device}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__})")
 

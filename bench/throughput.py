@@ -53,13 +53,15 @@ SECTION = "## Training throughput (CPU) vs pytorch/examples dcgan"
 QUALITY_SECTION = "## Training throughput (CPU): quality after one epoch, further seeds"
 PRESETS = ("dcgan64-mnist", "dcgan-mnist", "mlp-mnist")
 PRESET_NOTES = {"dcgan64-mnist": "DCGAN 64x64, nz 100, ngf = ndf = 64: pytorch/examples' nets",
-                "dcgan-mnist": "DCGAN 28x28, widths 64", "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256"}
+                "dcgan-mnist": "DCGAN 28x28, widths 64", "mlp-mnist": "MLP GAN 28x28, G 256-512-1024, D 512-256",
+                "r3gan-mnist": "R3GAN 28x28 (preset r3gan-mnist: RpGAN + R1 + R2, grouped-conv ResNets)"}
 
 #: the gankit variants (bench/_speed.py's VARIANTS) measured for each preset by default
 VARIANT_SETS = {
     "dcgan64-mnist": ("default", "channels_last", "bf16", "bf16+cl", "bf16+cl+compile", "reuse", "bf16+cl+reuse"),
     "dcgan-mnist": ("default", "bf16", "bf16+cl", "compile", "bf16+cl+reuse"),
     "mlp-mnist": ("default", "bf16", "compile", "reuse"),
+    "r3gan-mnist": ("default", "bf16+cl"),
 }
 
 MAIN_LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
@@ -250,7 +252,7 @@ def summary(cpu: dict, base: str) -> str:
 
 
 def report(args, results: dict, quality: list[dict], command: str, load: str) -> str:
-    lines = [QUALITY_SECTION if not results else SECTION, "",
+    lines = [args.title or (QUALITY_SECTION if not results else SECTION), "",
              *header(command, f"{args.threads} torch thread(s) per run (OMP_NUM_THREADS={args.threads})",
                      f"main.py with `--workers {args.workers}`", f"load average {load}"), ""]
     if not results:
@@ -261,7 +263,9 @@ def report(args, results: dict, quality: list[dict], command: str, load: str) ->
             f"its own process; images/s counts the iterations after the first {args.warmup} over their wall time, "
             f"images/CPU-s over the CPU time they used (user + system, main.py's DataLoader workers included: "
             f"the work per image, steadier than wall time on a shared machine). A ratio is the median over rounds "
-            f"of gankit's rate divided by the same round's reference (min–max in brackets). "
+            f"of gankit's rate divided by the same round's reference (min–max in brackets). bf16 timings on this "
+            f"machine switch between two speeds for seconds at a time (AMX clock/licence changes), hence medians over "
+            f"interleaved rounds with their min–max. "
             f"Data: the MNIST *test* split (10,000 digits, the only split offline); main.py reads it as its "
             f"train split through a temporary torchvision root (decompressed IDX files, "
             f"`train-*` → `t10k-*`). pytorch/examples commit "
@@ -339,6 +343,8 @@ def main(argv: list[str] | None = None) -> dict:
                          "process start-up, no isolation)")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     ap.add_argument("--docs", type=Path, default=DOCS)
+    ap.add_argument("--title", default=None, help="the docs section's heading (default: the throughput section; "
+                                                  "give another to keep the default section, e.g. for more presets)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -370,7 +376,7 @@ def main(argv: list[str] | None = None) -> dict:
     text = report(args, results, quality, command, load)
     print("\n" + text)
     if not (args.quick or args.no_write):
-        replace_section(args.docs, SECTION if results else QUALITY_SECTION, text)
+        replace_section(args.docs, args.title or (SECTION if results else QUALITY_SECTION), text)
     return {"rates": {p: c["wall"] for p, c in results.items()}, "cpu_rates": {p: c["cpu"] for p, c in results.items()},
             "quality": quality}
 

