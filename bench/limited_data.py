@@ -44,6 +44,9 @@ SETS = {  # name -> (preset, changes)
     "digits": ("dcgan-digits", {"data": "digits"}),
 }
 COMMON = dict(g_width=32, d_width=32, batch_size=64, ema_decay=0.995)
+#: the recipes: changes over the DCGAN presets. sn-hinge: the D of gankit's best 28 px recipe
+#: (presets/stacked-mnist-best.yaml: spectral norm and the hinge loss, Miyato et al. 2018) at these widths
+RECIPES = {"dcgan": {}, "sn-hinge": {"loss": "hinge", "spectral_norm": True}}
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32)
 METRICS = "fid,kid,pr"
 #: the papers' rows (FID; DiffAugment: StyleGAN2, Zhao et al. 2020, Tables 2 and 5; ADA: Karras et al. 2020, Fig. 11)
@@ -53,18 +56,28 @@ PAPERS = [("DiffAugment", "CIFAR-10, 10% of the data (StyleGAN2)", 36.02, 14.50)
           ("DiffAugment", "100-shot Panda", 34.27, 12.06),
           ("ADA", "MetFaces (1,336 images)", 57.26, 18.22)]
 TARGET = 0.60  # FD at least 60% lower with augmentation on mnist-1000
+#: ada_kimg: p can cross [0, 1] in this fraction of a run's real images. 0.2 (p 0 -> 1 in 200 steps of a
+#: 1,000-step run) let DCGAN's early, over-confident D drive p to 1.0 (leaking) before any over-fitting
+ADA_RUN_FRACTION = 1.0
 
 
-def config(name: str, aug: str, seed: int, steps: int, data_root: Path, quick: bool):
+def ada_kimg(steps: int, quick: bool = False) -> float:
+    """ADA's speed for a run of ``steps``: p can cross [0, 1] in ADA_RUN_FRACTION of the run's real images."""
+    return max(steps * (QUICK if quick else COMMON)["batch_size"] * ADA_RUN_FRACTION / 1000, 0.1)
+
+
+def config(name: str, aug: str, seed: int, steps: int, data_root: Path, quick: bool, recipe: str = "dcgan",
+           d_width: int | None = None, kimg: float | None = None):
     from gankit import TrainConfig
 
     preset, changes = SETS[name]
     cfg = TrainConfig.from_preset(preset)
-    images = steps * (QUICK if quick else COMMON)["batch_size"]
-    ada = {"ada_kimg": max(images / 5000, 0.1)} if aug == "ada" else {}  # p can cross [0, 1] in a fifth of the run
+    ada = {"ada_kimg": kimg or ada_kimg(steps, quick)} if aug == "ada" else {}
     run = dict(data_root=str(data_root), steps=steps, epochs=None, sample_every=steps, checkpoint_every=steps,
                keep_checkpoints=1, log_every=max(steps // 50, 1), seed=seed, **QUIET)
-    return cfg.replace(**{**run, **changes, **COMMON, **AUGS[aug], **ada, **(QUICK if quick else {})})
+    width = {"d_width": d_width} if d_width else {}
+    return cfg.replace(**{**run, **changes, **COMMON, **RECIPES[recipe], **width, **AUGS[aug], **ada,
+                          **(QUICK if quick else {})})
 
 
 def digits_evaluator(path: str | None, quick: bool):
@@ -82,10 +95,11 @@ def digits_evaluator(path: str | None, quick: bool):
 
 class FDCurve:
     """A trainer callback: FD of ``n`` samples of the EMA generator every ``every`` steps, against the
-    evaluator's features of the full split (``reference``)."""
+    evaluator's features of the full split (``reference``); each point is also written to ``path``
+    (to watch a run)."""
 
-    def __init__(self, extractor, reference, every: int, n: int = 1000):
-        self.extractor, self.reference, self.every, self.n = extractor, reference, every, n
+    def __init__(self, extractor, reference, every: int, n: int = 1000, path: Path | None = None):
+        self.extractor, self.reference, self.every, self.n, self.path = extractor, reference, every, n, path
         self.points: list[tuple[int, float]] = []
 
     def __call__(self, trainer) -> None:
@@ -101,29 +115,32 @@ class FDCurve:
         x = trainer.generate(z, y)
         fake = self.extractor.extract(x)["features"]
         self.points.append((trainer.step, fid_from_features(self.reference, fake)))
+        if self.path is not None:
+            self.path.write_text(json.dumps(self.points))
 
 
 def metrics_rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
 
-def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out):
+def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, recipe="dcgan"):
     from gankit.data import load_dataset
 
-    cfg = config(name, aug, seed, steps, data_root, quick)
+    cfg = config(name, aug, seed, steps, data_root, quick, recipe, args.d_width, args.ada_kimg)
     extractor, reference = evaluators[name.split("-")[0]]
     if reference is None:  # the full split's features, once per dataset
         reference = extractor.extract(load_dataset(cfg.replace(train_subset=None)).all_images())["features"]
         evaluators[name.split("-")[0]] = (extractor, reference)
-    run_dir = out / f"{name}-{aug}-s{seed}"
-    curve = FDCurve(extractor, reference, max(steps // 10, 1), 200 if quick else 1000)
+    prefix = "" if recipe == "dcgan" else f"{recipe}-"
+    run_dir = out / f"{prefix}{name}-{aug}-s{seed}{f'-d{args.d_width}' if args.d_width else ''}"
+    curve = FDCurve(extractor, reference, max(steps // 20, 1), 200 if quick else 1000, run_dir / "curve.json")
     r = train_and_evaluate(cfg, run_dir, extractor.model, n=args.n or (200 if quick else 2000), metrics=METRICS,
                            reuse=args.reuse, callbacks=[curve])
     saved = run_dir / "curve.json"
     if curve.points:
         saved.write_text(json.dumps(curve.points))
-    r.update(set=name, augment=aug, seed=seed, curve=json.loads(saved.read_text()) if saved.exists() else [])
-    print(f"{name:10s} {aug:8s} seed {seed}  FD {fmt(r.get('fid'), 4):>6s}  KID {fmt(r.get('kid'), 3)}  "
+    r.update(recipe=recipe, set=name, augment=aug, seed=seed, curve=json.loads(saved.read_text()) if saved.exists() else [])
+    print(f"{recipe:8s} {name:10s} {aug:8s} seed {seed}  FD {fmt(r.get('fid'), 4):>6s}  KID {fmt(r.get('kid'), 3)}  "
           f"P {fixed(r.get('precision'))} R {fixed(r.get('recall'))}  train {r['train_s']:.0f} s", flush=True)
     return r
 
@@ -220,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help=f"generator steps per run (default {STEPS}; quick 20)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--augs", default=",".join(AUGS), help="augmentations to run (default all: none,diffaug,ada)")
+    ap.add_argument("--recipes", default=",".join(RECIPES),
+                    help="recipes (default dcgan,sn-hinge); the first gets every set, the others --recipe-sets")
+    ap.add_argument("--recipe-sets", default="mnist-1000", help="sets of the recipes after the first")
+    ap.add_argument("--recipe-seeds", default=None, help="seeds of the recipes after the first (default --seeds)")
+    ap.add_argument("--d-width", type=int, default=None, help=f"D's width (default {COMMON['d_width']})")
+    ap.add_argument("--ada-kimg", type=float, default=None,
+                    help=f"ADA's speed (default: p can cross [0, 1] in {ADA_RUN_FRACTION:.0%} of the run's images)")
     ap.add_argument("--digits-evaluator", default=None)
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="start no new run after this many minutes; report the runs done (resume with --reuse)")
@@ -239,23 +264,28 @@ def main(argv: list[str] | None = None) -> int:
     mnist, mnist_text = mnist_evaluator(args.evaluator, data_root, quick)
     digits, digits_text = digits_evaluator(args.digits_evaluator, quick)
     evaluators = {"mnist": (LeNetExtractor(mnist), None), "digits": (LeNetExtractor(digits), None)}
-    # the order: what the headline needs first (1,000 digits, seed 0; then the 100-digit check), then the rest
-    order = [(n, s) for s in seeds[:1] for n in sets if n == "mnist-1000"]
-    order += [(n, seeds[0]) for n in sets if n != "mnist-1000"] + [(n, s) for s in seeds[1:] for n in sets
-                                                                  if n != "mnist-100"]
+    recipes = [r for r in args.recipes.split(",") if r]
+    order = []
+    for i, recipe in enumerate(recipes):  # the headline first (1,000 digits, seed 0; the 100-digit check), then the rest
+        rsets = sets if i == 0 else [s for s in args.recipe_sets.split(",") if s]
+        rseeds = seeds if i == 0 or args.recipe_seeds is None else [int(s) for s in args.recipe_seeds.split(",")]
+        order += [(recipe, n, rseeds[0]) for n in rsets if n == "mnist-1000"]
+        order += [(recipe, n, rseeds[0]) for n in rsets if n != "mnist-1000"]
+        order += [(recipe, n, s) for s in rseeds[1:] for n in rsets if n != "mnist-100"]
     results, skipped = [], []
-    for name, seed in order:
-        for aug in AUGS:
+    for recipe, name, seed in order:
+        for aug in [a for a in args.augs.split(",") if a]:
             if args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes:
-                skipped.append(f"{name}/{aug}/seed {seed}")
+                skipped.append(f"{recipe}/{name}/{aug}/seed {seed}")
                 continue
-            results.append(one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out))
+            results.append(one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, recipe))
             (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     cost = augmentation_cost(data_root, quick, steps=5 if quick else 30)
     print("seconds per step: " + ", ".join(f"{a} {v * 1000:.1f} ms" for a, v in cost.items()), flush=True)
-    mem = memorisation(results, evaluators["mnist"][0], images)
-    figs = figures(results, images)
-    text = report(results, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, time.perf_counter() - t0)
+    first = [r for r in results if r["recipe"] == recipes[0]]  # the figures and the 100-digit check
+    mem = memorisation(first, evaluators["mnist"][0], images)
+    figs = figures(first, images)
+    text = report(results, recipes, args.d_width, args.ada_kimg, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, time.perf_counter() - t0)
     if skipped:
         text += (f"\n\nNot run within --max-minutes {args.max_minutes:g} (resume with --reuse): "
                  + ", ".join(skipped) + ".")
@@ -266,15 +296,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def summary(results, name):
+def summary(results, recipe, name):
     """Per augmentation: mean and spread over seeds of FD, KID, precision, recall."""
     rows = {}
     for aug in AUGS:
-        rs = [r for r in results if r["set"] == name and r["augment"] == aug and r.get("fid") is not None]
+        rs = [r for r in results if r["recipe"] == recipe and r["set"] == name and r["augment"] == aug
+              and r.get("fid") is not None]
         if rs:
             rows[aug] = {k: [r[k] for r in rs if r.get(k) is not None] for k in ("fid", "kid", "precision", "recall")}
             rows[aug]["seeds"] = len(rs)
     return rows
+
+
+def leak_line(results) -> str:
+    """When ADA's p passed the 0.8 non-leaking bound (Karras et al. 2020, Sec. 2.2), per ADA run."""
+    over, under = [], []
+    for r in results:
+        if r["augment"] != "ada":
+            continue
+        m = [v for v in metrics_rows(Path(r["run"])) if "ada_p" in v]
+        first = next((v["step"] for v in m if v["ada_p"] >= 0.8), None)
+        name = f"{r['recipe']} {r['set']} seed {r['seed']}"
+        (over if first is not None else under).append(f"{name} at step {first}" if first is not None else name)
+    return (f"p stayed below 0.8 in {len(under)} of the {len(over) + len(under)} ADA runs"
+            + (f"; it passed 0.8 in {', '.join(over)}" if over else "") + ".")
 
 
 def mean_sd(v: list[float], digits: int = 3) -> str:
@@ -283,31 +328,37 @@ def mean_sd(v: list[float], digits: int = 3) -> str:
     return fmt(statistics.mean(v), digits) + (f" ± {fmt(statistics.stdev(v), 2)}" if len(v) > 1 else "")
 
 
-def report(results, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, total_s) -> str:
+def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, total_s) -> str:
     command = "OMP_NUM_THREADS=1 python -m bench limited_data" + "".join(f" {a}" for a in (argv or []))
     rel = (lambda p: Path(p).resolve().relative_to(doc.resolve().parent).as_posix()) if doc else str
     lines = [*opening(command, results), ""]
-    lines += [f"DCGAN (presets `dcgan-mnist` / `dcgan-digits` with {', '.join(f'{k} {v}' for k, v in COMMON.items())}), "
+    common = {**COMMON, **({"d_width": d_width} if d_width else {})}
+    kimg_text = (f"`ada_kimg` {kimg:g}" if kimg else f"`ada_kimg` {ada_kimg(steps):g}, so p can rise from 0 to 1 at "
+                 f"most once in the run ({ADA_RUN_FRACTION:g} of its {steps * 64:,} real images) and passes 0.8 "
+                 "only if r_t stays above the target for most of it")
+    lines += [f"Recipes: `dcgan` (presets `dcgan-mnist` / `dcgan-digits`) and `sn-hinge` (the same with spectral norm "
+              "in D and the hinge loss, the D of gankit's best 28 px recipe `stacked-mnist-best`; Miyato et al. 2018), "
+              f"both with {', '.join(f'{k} {v}' for k, v in common.items())}; "
               f"**{steps} generator steps** per run, `--augment none | diffaug | ada` (ADA: target 0.6, interval 4, "
-              f"`ada_kimg` {steps * 64 / 5000:g}, so p can cross [0, 1] in a fifth of the run; the paper's 500 is for "
-              "25M-image runs). Data: a class-balanced 1,000-digit subset of the MNIST **test split** "
+              f"{kimg_text}; the paper's 500 kimg is 2% of its 25M-image runs). Data: a class-balanced 1,000-digit subset of the MNIST **test split** "
               "(`--data mnist --split test --train-subset 1000`), the 1,797 bundled digits (16x16), and 100 digits "
               "of the test split (10 per class). Evaluation: `evaluate_run` with 2,000 EMA samples, lenet-feature FD "
               "and KID and precision/recall (k = 3) against the *full* split the subset was drawn from (10,000 test "
               f"digits; all 1,797 digits). Evaluators: MNIST {mnist_text}; digits {digits_text}. "
               "Mean ± standard deviation over the seeds.", ""]
-    header = ["data", "augment", "seeds", "FD", "FD ÷ none", "KID", "precision", "recall"]
+    header = ["recipe", "data", "augment", "seeds", "FD", "FD ÷ none", "KID", "precision", "recall"]
     rows, gains = [], {}
-    for name in SETS:
-        s = summary(results, name)
-        base = statistics.mean(s["none"]["fid"]) if "none" in s else None
-        for aug, v in s.items():
-            ratio = statistics.mean(v["fid"]) / base if base else None
-            if name == "mnist-1000" and aug != "none" and ratio is not None:
-                gains[aug] = 1 - ratio
-            rows.append([name, aug, v["seeds"], mean_sd(v["fid"]), fixed(ratio), mean_sd(v["kid"]),
-                         mean_sd(v["precision"], 2), mean_sd(v["recall"], 2)])
-    lines += [table(header, rows, right_from=2), ""]
+    for recipe in recipes:
+        for name in SETS:
+            s = summary(results, recipe, name)
+            base = statistics.mean(s["none"]["fid"]) if "none" in s else None
+            for aug, v in s.items():
+                ratio = statistics.mean(v["fid"]) / base if base else None
+                if name == "mnist-1000" and aug != "none" and ratio is not None:
+                    gains[f"{recipe} {aug}"] = 1 - ratio
+                rows.append([recipe, name, aug, v["seeds"], mean_sd(v["fid"]), fixed(ratio), mean_sd(v["kid"]),
+                             mean_sd(v["precision"], 2), mean_sd(v["recall"], 2)])
+    lines += [table(header, rows, right_from=3), ""]
     if gains:
         best = max(gains, key=gains.get)
         verdict = "reached" if gains[best] >= TARGET else "**not reached**"
@@ -322,11 +373,12 @@ def report(results, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, 
                   "(mean D(x) − D(G(z)) per log interval, from metrics.jsonl): where the un-augmented "
                   "discriminator over-fits, its gap widens and FD stops improving or rises.", "",
                   f"![FD over training]({rel(figs['curve'])})", ""]
-    ada = next((r for r in results if r["set"] == "mnist-1000" and r["augment"] == "ada" and r["seed"] == 0), None)
+    ada = next((r for r in results if r["recipe"] == recipes[0] and r["set"] == "mnist-1000" and r["augment"] == "ada"
+                and r["seed"] == 0), None)
     if "ada" in figs and ada:
         m = [v for v in metrics_rows(Path(ada["run"])) if "ada_p" in v]
         lines += [f"ADA's p beside r_t on the 1,000 digits (seed 0): p ends at {m[-1]['ada_p']:.3f} "
-                  f"(max {max(v['ada_p'] for v in m):.3f}), r_t at {m[-1]['ada_rt']:.2f}. "
+                  f"(max {max(v['ada_p'] for v in m):.3f}), r_t at {m[-1]['ada_rt']:.2f}; {leak_line(results)} "
                   "p is saved in checkpoints; an exact resume restores it (tests/test_augment.py).", "",
                   f"![ADA p and r_t]({rel(figs['ada'])})", ""]
     if mem:
@@ -338,7 +390,8 @@ def report(results, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, 
                         [[a, fixed(v["pixels"]["ratio_median"]), fixed(v["lenet"]["ratio_median"]),
                           f"![{a}]({rel(v['grid'])})", f"![{a} nearest]({rel(v['nearest'])})"]
                          for a, v in mem.items()]), ""]
-        ada100 = next((r for r in results if r["set"] == "mnist-100" and r["augment"] == "ada"), None)
+        ada100 = next((r for r in results if r["recipe"] == recipes[0] and r["set"] == "mnist-100"
+                       and r["augment"] == "ada"), None)
         if ada100:
             m = [v for v in metrics_rows(Path(ada100["run"])) if "ada_p" in v]
             lines += [f"ADA's p on the 100 digits peaked at {max(v['ada_p'] for v in m):.2f} (ends "
