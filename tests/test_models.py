@@ -139,12 +139,13 @@ def test_packing_rejects_conditional_models_and_ragged_batches():
 def test_categorical_code_is_uniform_one_hot_read_from_z():
     from gankit.models.latent import CategoricalCode
 
-    code = CategoricalCode(4, 3)
+    code = CategoricalCode(4, 3, scale=1.0)
     z = torch.tensor([[-3.0, 0.5, -0.5], [-0.5, 1.0, 2.0], [0.1, 0.0, 0.0], [1.0, 0.0, 0.0]])
     # Phi(-3) = 0.001, Phi(-0.5) = 0.31, Phi(0.1) = 0.54, Phi(1) = 0.84: categories 0, 1, 2, 3
     assert code.code(z).tolist() == [0, 1, 2, 3]
     out = code(z)
     assert out.shape == (4, 6) and torch.equal(out[:, :4], torch.eye(4)) and torch.equal(out[:, 4:], z[:, 1:])
+    assert torch.equal(CategoricalCode(4, 3)(z)[:, :4], 10 * torch.eye(4))  # the default scale
     counts = torch.bincount(CategoricalCode(5, 2).code(torch.randn(50_000, 2, generator=torch.Generator().manual_seed(0))))
     assert counts.tolist() and (counts.float() / 50_000 - 0.2).abs().max() < 0.01  # uniform over the 5
     with pytest.raises(ValueError, match="z_dim >= 2"):
