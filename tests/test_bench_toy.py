@@ -115,3 +115,22 @@ def test_reuse_reads_back_matching_runs_only(tmp_path):
     assert f"read back 1 of 2 runs from {first}" in proc.stdout
     assert {r["config"]: r.get("reused") for r in json.loads((tmp_path / "d.json").read_text())} == \
         {"nonsaturating": None, "best": True}
+
+
+def test_standard_error_spread_and_the_issue_16_target_line():
+    rows = [{"modes": 25, "modes_strict": 25, "high_quality": h, "reverse_kl": k, "seconds": 1.0, "ema": True}
+            for h, k in ((0.97, 0.01), (0.95, 0.03), (0.93, 0.05), (0.99, 0.01))]
+    # std of the high-quality fractions 0.0258; standard error = std / sqrt(4) = 0.0129
+    assert "96.00 ± 2.58" in toy_modes.table("grid", {"c": rows})
+    assert "96.00 ± 1.29" in toy_modes.table("grid", {"c": rows}, spread="se")
+    line = toy_modes.target_16("grid", "c", rows)  # mean 96% >= 95%, KL 0.025 <= 0.04; worst seed 93%, KL 0.05
+    assert line.endswith("on the mean of 4 seeds: met; on every seed: NOT met")
+    rows[0]["modes"] = 24  # the mean of modes drops below 25
+    assert "on the mean of 4 seeds: NOT met" in toy_modes.target_16("grid", "c", rows)
+
+
+def test_categorical_rows_are_the_categorical_preset_with_k_fixed_by_the_mode_count():
+    cfg = toy_modes.make_config("grid", "categorical", 3, None)
+    assert (cfg.latent_categories, cfg.z_dim, cfg.seed, cfg.steps) == (100, 3, 3, 10000)
+    assert toy_modes.make_config("ring", "categorical-modes", 0, 50).latent_categories == 8
+    assert toy_modes.make_config("ring", "categorical", 0, None).latent_categories == 32

@@ -134,3 +134,52 @@ def test_packing_rejects_conditional_models_and_ragged_batches():
         build_models(tiny(model="acgan", pack=2), DataSpec((1, 8, 8), 10))
     with pytest.raises(ConfigError, match="divide batch_size"):
         tiny(pack=3, batch_size=16)
+
+
+def test_categorical_code_is_uniform_one_hot_read_from_z():
+    from gankit.models.latent import CategoricalCode
+
+    code = CategoricalCode(4, 3, scale=1.0)
+    z = torch.tensor([[-3.0, 0.5, -0.5], [-0.5, 1.0, 2.0], [0.1, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    # Phi(-3) = 0.001, Phi(-0.5) = 0.31, Phi(0.1) = 0.54, Phi(1) = 0.84: categories 0, 1, 2, 3
+    assert code.code(z).tolist() == [0, 1, 2, 3]
+    out = code(z)
+    assert out.shape == (4, 6) and torch.equal(out[:, :4], torch.eye(4)) and torch.equal(out[:, 4:], z[:, 1:])
+    assert torch.equal(CategoricalCode(4, 3)(z)[:, :4], 10 * torch.eye(4))  # the default scale
+    counts = torch.bincount(CategoricalCode(5, 2).code(torch.randn(50_000, 2, generator=torch.Generator().manual_seed(0))))
+    assert counts.tolist() and (counts.float() / 50_000 - 0.2).abs().max() < 0.01  # uniform over the 5
+    with pytest.raises(ValueError, match="z_dim >= 2"):
+        CategoricalCode(4, 1)
+
+
+def test_latent_categories_give_the_mlp_generator_a_discontinuous_map():
+    from gankit.errors import ConfigError
+
+    cfg = tiny(model="mlp", data="ring", z_dim=3, latent_categories=6)
+    g, _ = build_models(cfg, DataSpec((2,), 0, "points"))
+    assert g.net[0].in_features == 6 + 2
+    z = torch.zeros(2, 3)
+    z[0, 0], z[1, 0] = -1e-4, 1e-4  # z_0 straddles the boundary between categories 2 and 3 (Phi(0) = 1/2)
+    x = g(z)
+    assert not torch.allclose(x[0], x[1], atol=1e-3)  # a jump, where a continuous G would move by ~1e-4
+    with pytest.raises(ConfigError, match="MLP generators only"):
+        build_models(tiny(model="dcgan", latent_categories=6), DataSpec((1, 8, 8), 0))
+    with pytest.raises(ConfigError, match="latent_categories must be 0"):
+        tiny(model="mlp", data="ring", z_dim=1, latent_categories=6)
+    with pytest.raises(ConfigError, match="latent_categories must be 0"):
+        tiny(model="mlp", data="ring", z_dim=3, latent_categories=1)
+
+
+def test_latent_categories_survive_the_checkpoint_and_gankit_sample(tmp_path):
+    import gankit
+    from gankit.cli import main
+
+    run = tmp_path / "run"
+    trainer = gankit.Trainer(tiny(model="mlp", data="ring", z_dim=3, latent_categories=5, num_points=256), run)
+    trainer.train()
+    G = gankit.load(run)
+    assert G.code is not None and G.code.categories == 5 and G.net[0].in_features == 5 + 2
+    z = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(G(z), trainer.generate(z).cpu())
+    assert main(["sample", str(run), "-n", "16", "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 0

@@ -58,7 +58,8 @@ UPPER = {"z_dim": 65536, "g_width": 4096, "d_width": 4096, "width": 65536, "imag
          "batch_size": 65536, "n_critic": 1000, "n_samples": 4096, "num_points": 100_000_000,
          "steps": 1_000_000_000, "epochs": 1_000_000, "embed_dim": 65536, "pack": 64, "group_width": 4096,
          "expansion": 64, "pool_size": 100_000, "reg_interval": 100_000, "log_every": 1_000_000_000,
-         "train_subset": 100_000_000, "ada_interval": 100_000}
+         "train_subset": 100_000_000, "ada_interval": 100_000,
+         "latent_categories": 65536}
 #: seeds: torch.manual_seed takes 64-bit values and the trainer also seeds with seed + 1
 MAX_SEED = 2**63 - 2
 #: the largest learning rate accepted (no optimiser here trains a GAN at lr > 10)
@@ -101,6 +102,9 @@ class TrainConfig:
     conditioning: str = _model("concat", "cgan: how the label enters (concatenated or projection D)",
                                ("concat", "projection"))
     embed_dim: int = _model(0, "label embedding size (0: automatic)")
+    latent_categories: int = _model(0, "MLP G: z's first coordinate becomes a categorical code of this many "
+                                    "categories, uniform, one-hot (InfoGAN's, Chen et al. 2016, without its "
+                                    "information loss); lets G leave no samples between modes (0: off)")
     g_norm: str = _model("batch", "the generator's normalisation", ("batch", "layer", "none"))
     d_norm: str = _model("auto", "the discriminator's normalisation (auto: batch; layer with a gradient penalty; "
                                  "none with spectral norm)", ("auto", "batch", "layer", "none"))
@@ -273,6 +277,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1 (got {v})")
         if self.embed_dim < 0:
             raise ConfigError(f"embed_dim must be >= 0 (got {self.embed_dim}; 0 = automatic)")
+        if self.latent_categories and (self.latent_categories < 2 or self.z_dim < 2):
+            raise ConfigError(f"latent_categories must be 0 (off) or >= 2 with z_dim >= 2, the code taking z's first "
+                              f"coordinate (got latent_categories={self.latent_categories}, z_dim={self.z_dim}); "
+                              f"e.g. --latent-categories 50 --z-dim 3")
         for name, values, low in (("g_hidden", self.g_hidden, 1), ("d_hidden", self.d_hidden, 1),
                                   ("r3gan_widths", self.r3gan_widths, 1), ("r3gan_blocks", self.r3gan_blocks, 1)):
             if values is not None and (not values or min(values) < low or max(values) > UPPER["width"]):

@@ -37,8 +37,12 @@ def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: i
     if cfg.pack > 1 and (num_classes or aux):
         raise ConfigError("--pack (PacGAN) works with unconditional models only; use --model mlp or dcgan")
     d_shape = (spec.shape[0] * cfg.pack, *spec.shape[1:])  # the packed input D sees
+    if cfg.latent_categories and backbone != "mlp":
+        raise ConfigError(f"--latent-categories works with MLP generators only (--model mlp, or cgan / acgan "
+                          f"--backbone mlp), not the {backbone} backbone")
     if backbone == "mlp":
-        g = MLPGenerator(spec.shape, cfg.z_dim, cfg.g_hidden, num_classes, cfg.embed_dim, tanh=spec.kind == "image")
+        g = MLPGenerator(spec.shape, cfg.z_dim, cfg.g_hidden, num_classes, cfg.embed_dim, tanh=spec.kind == "image",
+                         latent_categories=cfg.latent_categories)
         d = MLPDiscriminator(d_shape, cfg.d_hidden, cfg.dropout, num_classes if conditioning else 0,
                              cfg.embed_dim, aux)
     elif backbone == "r3gan":

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .latent import CategoricalCode
 from .layers import GeneratorBase
 from .network import ConfigMixin
 
@@ -16,13 +17,19 @@ def _label_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
 
 
 class MLPGenerator(GeneratorBase):
+    """``latent_categories`` K > 0: z's first coordinate becomes a K-way categorical code
+    (:class:`~gankit.models.latent.CategoricalCode`, InfoGAN's code without the information loss), its
+    one-hot scaled by ``latent_scale``."""
+
     def __init__(self, out_shape, z_dim=100, hidden=(256, 512, 1024), num_classes=0, embed_dim=0,
-                 tanh=True):
+                 tanh=True, latent_categories=0, latent_scale=10.0):
         super().__init__()
         self.out_shape, self.z_dim, self.num_classes = tuple(out_shape), z_dim, num_classes
         embed_dim = embed_dim or num_classes
         self.embed = _label_embedding(num_classes, embed_dim)
-        layers, width = [], z_dim + (embed_dim if num_classes else 0)
+        self.code = CategoricalCode(latent_categories, z_dim, latent_scale) if latent_categories else None
+        width = self.code.out_dim if self.code is not None else z_dim
+        layers, width = [], width + (embed_dim if num_classes else 0)
         for h in hidden:
             layers += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
             width = h
@@ -32,6 +39,8 @@ class MLPGenerator(GeneratorBase):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.code is not None:
+            z = self.code(z)
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)
         return self.net(z).view(-1, *self.out_shape)
