@@ -363,8 +363,8 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, 
         best = max(gains, key=gains.get)
         verdict = "reached" if gains[best] >= TARGET else "**not reached**"
         lines += [f"Target (FD at least {TARGET:.0%} lower with augmentation on the 1,000-digit subset): {verdict}; "
-                  f"the best is {best}, {gains[best]:.0%} lower than none "
-                  f"({', '.join(f'{a} {g:.0%}' for a, g in gains.items())}).", ""]
+                  f"the best is {best}, FD {abs(gains[best]):.0%} {'lower' if gains[best] >= 0 else 'higher'} than "
+                  f"none (FD change: {', '.join(f'{a} {-g:+.0%}' for a, g in gains.items())}).", ""]
     lines += ["The papers' rows (FID, Inception features; not comparable with lenet FD, only the relative gain is):", "",
               table(["method", "setting", "FID without", "FID with", "change"],
                     [[m, s, f"{a:.2f}", f"{b:.2f}", f"{b / a - 1:+.0%}"] for m, s, a, b in PAPERS], right_from=2), ""]
