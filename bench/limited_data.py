@@ -13,7 +13,7 @@ generator steps with ``--augment none``, ``diffaug`` (Zhao et al. 2020: color,tr
 
 each evaluated with ``gankit.metrics.evaluate_run`` (lenet-feature FD and KID, precision/recall) against
 the *full* split the subset was drawn from (10,000 test digits; the 1,797 digits). During each run the FD of
-1,000 EMA samples is measured every tenth of the run (the curve), beside D's real/fake gap from
+1,000 EMA samples is measured every twentieth of the run (the curve), beside D's real/fake gap from
 metrics.jsonl; ADA's p and r_t are read from metrics.jsonl. The 100-digit runs get sample grids and the
 nearest-training-image check (``gankit.analysis.memorization``). The cost of augmentation is timed as
 training steps with and without it, interleaved in this process.
@@ -369,7 +369,7 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, 
               table(["method", "setting", "FID without", "FID with", "change"],
                     [[m, s, f"{a:.2f}", f"{b:.2f}", f"{b / a - 1:+.0%}"] for m, s, a, b in PAPERS], right_from=2), ""]
     if "curve" in figs:
-        lines += ["FD over training (1,000 samples every tenth of the run, seed 0) beside D's real/fake gap "
+        lines += ["FD over training (1,000 samples every twentieth of the run, seed 0) beside D's real/fake gap "
                   "(mean D(x) − D(G(z)) per log interval, from metrics.jsonl): where the un-augmented "
                   "discriminator over-fits, its gap widens and FD stops improving or rises.", "",
                   f"![FD over training]({rel(figs['curve'])})", ""]
