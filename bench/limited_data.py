@@ -13,7 +13,7 @@ generator steps with ``--augment none``, ``diffaug`` (Zhao et al. 2020: color,tr
 
 each evaluated with ``gankit.metrics.evaluate_run`` (lenet-feature FD and KID, precision/recall) against
 the *full* split the subset was drawn from (10,000 test digits; the 1,797 digits). During each run the FD of
-1,000 EMA samples is measured every tenth of the run (the curve), beside D's real/fake gap from
+1,000 EMA samples is measured every twentieth of the run (the curve), beside D's real/fake gap from
 metrics.jsonl; ADA's p and r_t are read from metrics.jsonl. The 100-digit runs get sample grids and the
 nearest-training-image check (``gankit.analysis.memorization``). The cost of augmentation is timed as
 training steps with and without it, interleaved in this process.
@@ -363,13 +363,13 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, 
         best = max(gains, key=gains.get)
         verdict = "reached" if gains[best] >= TARGET else "**not reached**"
         lines += [f"Target (FD at least {TARGET:.0%} lower with augmentation on the 1,000-digit subset): {verdict}; "
-                  f"the best is {best}, {gains[best]:.0%} lower than none "
-                  f"({', '.join(f'{a} {g:.0%}' for a, g in gains.items())}).", ""]
+                  f"the best is {best}, FD {abs(gains[best]):.0%} {'lower' if gains[best] >= 0 else 'higher'} than "
+                  f"none (FD change: {', '.join(f'{a} {-g:+.0%}' for a, g in gains.items())}).", ""]
     lines += ["The papers' rows (FID, Inception features; not comparable with lenet FD, only the relative gain is):", "",
               table(["method", "setting", "FID without", "FID with", "change"],
                     [[m, s, f"{a:.2f}", f"{b:.2f}", f"{b / a - 1:+.0%}"] for m, s, a, b in PAPERS], right_from=2), ""]
     if "curve" in figs:
-        lines += ["FD over training (1,000 samples every tenth of the run, seed 0) beside D's real/fake gap "
+        lines += ["FD over training (1,000 samples every twentieth of the run, seed 0) beside D's real/fake gap "
                   "(mean D(x) − D(G(z)) per log interval, from metrics.jsonl): where the un-augmented "
                   "discriminator over-fits, its gap widens and FD stops improving or rises.", "",
                   f"![FD over training]({rel(figs['curve'])})", ""]
