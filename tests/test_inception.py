@@ -122,15 +122,18 @@ def test_grayscale_64px_matches_pytorch_fid_on_rgb(models):
     assert (pool - expected).abs().max().item() <= TOL
 
 
-def test_channels_last_features_within_2e6_of_nchw(weights_file):
-    """Model and input in channels-last (what InceptionExtractor uses): the same pool features as
-    the NCHW model within 2e-6 (relative to the features' scale), and the extractor is channels-last."""
+def test_inference_copy_features_within_2e6_of_the_model(weights_file):
+    """What InceptionExtractor runs (``for_inference()``: batch norms folded into the convolutions,
+    model and input channels-last): the same pool features as the loaded NCHW model within 2e-6 of the
+    features' scale; the model handed to the extractor is left unchanged."""
     from gankit.metrics.features import InceptionExtractor
 
     nchw = load_inception(weights_file)
-    assert not nchw.channels_last
-    extractor = InceptionExtractor(load_inception(weights_file))
-    assert extractor.model.channels_last
+    before = {k: v.clone() for k, v in nchw.state_dict().items()}
+    extractor = InceptionExtractor(nchw)
+    assert extractor.model.channels_last and not nchw.channels_last
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in extractor.model.modules())
+    assert all(torch.equal(v, nchw.state_dict()[k]) for k, v in before.items())
     x = _images(3, 3, 32, seed=3)
     with torch.no_grad():
         a, b = nchw(x)["pool"], extractor.model(x)["pool"]

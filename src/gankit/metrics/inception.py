@@ -281,6 +281,26 @@ class FIDInceptionV3(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    @torch.no_grad()
+    def for_inference(self) -> "FIDInceptionV3":
+        """A frozen copy for feature extraction: each batch norm folded into its convolution
+        (w·γ/√(σ²+ε), bias β − μ·γ/√(σ²+ε)) and the model in channels-last. The same features within
+        2e-6 (tests/test_inception.py), 1.7x faster than pytorch-fid on the CPU (docs/benchmarks.md);
+        this model is left as it is."""
+        import copy
+
+        model = copy.deepcopy(self).eval().requires_grad_(False)
+        for block in model.modules():
+            if isinstance(block, BasicConv2d) and isinstance(block.bn, nn.BatchNorm2d):
+                conv, bn = block.conv, block.bn
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                                  bias=True).to(conv.weight.device, conv.weight.dtype)
+                fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+                fused.bias.copy_(bn.bias - bn.running_mean * scale)
+                block.conv, block.bn = fused.requires_grad_(False), nn.Identity()
+        return model.to(memory_format=torch.channels_last)
+
     @property
     def channels_last(self) -> bool:
         """Whether the model is in channels-last (NHWC) memory format (``model.to(memory_format=
