@@ -224,9 +224,9 @@ def test_second_ctrl_c_while_the_checkpoint_is_written_finishes_it_then_exits_13
 
 
 def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
-    slow_data = ("import sys, time\nimport gankit.training.trainer as tr\nload = tr.load_dataset\n"
+    slow_data = ("import sys, time\nimport gankit.training.trainer as tr\nload = tr.training_data\n"
                  "def slow(cfg):\n    print('LOADING', flush=True)\n    time.sleep(60)\n    return load(cfg)\n"
-                 "tr.load_dataset = slow\n")
+                 "tr.training_data = slow\n")
     p = _python(slow_data, "train", "--steps", "5", "--out", str(tmp_path / "run"), *ARGS)
     _wait_for_line(p.stdout, "LOADING")
     p.send_signal(signal.SIGINT)
