@@ -151,7 +151,7 @@ class TrainConfig:
     beta1: float = _optim(0.5, "Adam beta1, the first-moment decay (DCGAN: 0.5)")
     beta2: float = _optim(0.999, "Adam beta2, the second-moment decay (R3GAN: 0.99)")
     momentum: float = _optim(0.9, "momentum of the sgd optimiser")
-    fused_adam: bool = _optim(True, "adam: one fused kernel per step (4x faster on the CPU); off: the per-parameter "
+    fused_adam: bool = _optim(True, "adam: one fused kernel per step (3-4x faster on the CPU); off: the per-parameter "
                                     "loop of gankit 0.1, bit-identical to it")
     lr_decay: str = _optim("none", "learning-rate schedule: linear decays both to 0 at the last step",
                            ("none", "linear"))
