@@ -270,6 +270,8 @@ CASES = [
     ("r3gan-points", [*TRAIN, "--model", "r3gan", "--data", "ring"], "2-D point data"),
     ("pix2pix-unpaired", [*TRAIN, "--model", "pix2pix", "--data", "digits"], "pix2pix"),
     ("cyclegan-unpaired", [*TRAIN, "--model", "cyclegan", "--data", "digits"], "cyclegan"),
+    ("latent-code-on-cyclegan", [*TRAIN, "--model", "cyclegan", "--data", "digits2inverted",
+                                 "--latent-categories", "4"], "drop --latent-categories"),
     ("pairs-missing", [*TRAIN, "--model", "pix2pix", "--data", "edges2mnist", "--data-root", "{tmp}/none",
                        "--no-download"], "not found"),
     ("folder-missing", [*TRAIN, "--data", "folder", "--data-root", "/nonexistent/imgs"], "does not exist"),

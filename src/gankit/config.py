@@ -281,6 +281,9 @@ class TrainConfig:
             raise ConfigError(f"latent_categories must be 0 (off) or >= 2 with z_dim >= 2, the code taking z's first "
                               f"coordinate (got latent_categories={self.latent_categories}, z_dim={self.z_dim}); "
                               f"e.g. --latent-categories 50 --z-dim 3")
+        if self.latent_categories and self.model in ("pix2pix", "cyclegan"):
+            raise ConfigError(f"--latent-categories codes the noise of a noise GAN's generator; --model {self.model} "
+                              f"maps images to images: drop --latent-categories")
         for name, values, low in (("g_hidden", self.g_hidden, 1), ("d_hidden", self.d_hidden, 1),
                                   ("r3gan_widths", self.r3gan_widths, 1), ("r3gan_blocks", self.r3gan_blocks, 1)):
             if values is not None and (not values or min(values) < low or max(values) > UPPER["width"]):

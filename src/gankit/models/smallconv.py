@@ -146,7 +146,7 @@ class _SmallMixin:
 
 
 class Conv2d(_SmallMixin, nn.Conv2d):
-    """``nn.Conv2d``; a GEMM weight gradient when its output map is small (bf16 only)."""
+    """``nn.Conv2d``; GEMMs (forward and both gradients) when its output map is small (bf16 only)."""
 
     def forward(self, x: Tensor) -> Tensor:
         k, s, p = self.kernel_size[0], self.stride[0], self.padding
@@ -157,7 +157,7 @@ class Conv2d(_SmallMixin, nn.Conv2d):
 
 
 class ConvTranspose2d(_SmallMixin, nn.ConvTranspose2d):
-    """``nn.ConvTranspose2d``; a GEMM weight gradient when its input map is small (bf16 only)."""
+    """``nn.ConvTranspose2d``; GEMMs (forward and both gradients) when its input map is small (bf16 only)."""
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         dtype = None if output_size is not None else self._small(x, x.shape[-2:])
