@@ -1,3 +1,4 @@
+import contextlib
 import gzip
 import os
 import struct
@@ -78,3 +79,33 @@ def serve_in_thread(app):
         srv.should_exit = True
         thread.join(10)
         sock.close()
+
+
+#: Debian's Chromium, driven by the playwright package (both installed by .ci/run; no browser download)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def headless_page(origin: str, **page_options):
+    """A page in headless Chromium for the browser tests: yields ``(browser, page, errors, foreign)``, the
+    page's console errors and uncaught exceptions collected in ``errors`` and every request that leaves
+    ``origin`` (no CDN, no network) in ``foreign``. Missing playwright or Chromium fails the test in one line."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing; .ci/run installs it (pip install playwright)")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium (apt-get install chromium)")
+    errors, foreign = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(**page_options)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else foreign.append(r.url))
+            yield browser, page, errors, foreign
+        finally:
+            browser.close()

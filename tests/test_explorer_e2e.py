@@ -16,11 +16,8 @@ import gankit
 from gankit.metrics import quality
 from gankit.serve.app import create_app
 
-from conftest import serve_in_thread, tiny
+from conftest import headless_page, serve_in_thread, tiny
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
@@ -59,20 +56,8 @@ def ready(page, sel, old=None):
 
 def test_explorer_as_a_person_uses_it(server, tmp_path):
     url, base = server
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing (pip install playwright)")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-    errors, foreign = [], []
     IMAGES.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: None if r.url.startswith((url, "blob:", "data:")) else foreign.append(r.url))
+    with headless_page(url, viewport={"width": 1280, "height": 1100}, accept_downloads=True) as (browser, page, errors, foreign):
 
         # a deep link: run, seed and t come from the URL
         page.goto(f"{url}/?run=cgan&seed=7&t=0.25")
@@ -161,7 +146,6 @@ def test_explorer_as_a_person_uses_it(server, tmp_path):
         assert phone.evaluate("() => document.documentElement.scrollWidth") <= 420
         phone.evaluate("() => window.scrollTo(0, 0)")
         phone.screenshot(path=str(IMAGES / "explorer-phone.png"), full_page=False)
-        browser.close()
 
     assert errors == [] and foreign == []
     for name in ("explorer-desktop.png", "explorer-phone.png"):

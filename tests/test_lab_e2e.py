@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import serve_in_thread
+from conftest import headless_page, serve_in_thread
 
 from gankit.lab.app import create_lab_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
@@ -80,20 +77,9 @@ def assert_four_panels_drawn(panels):
 
 def test_lab_page_in_headless_chromium(server):
     url, app = server
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing (pip install playwright)")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-    errors, foreign, bad = [], [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 1150})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    bad = []
+    with headless_page(url, viewport={"width": 1000, "height": 1150}) as (browser, page, errors, foreign):
         page.on("response", lambda r: bad.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
-        page.on("request", lambda r: None if r.url.startswith((url, "blob:", "data:")) else foreign.append(r.url))
         page.goto(url + "/lab?data=ring&show=1")
         page.wait_for_selector("body[data-ready='1']", timeout=20000)
         page.wait_for_function("() => +document.querySelector('#panel-a').dataset.frames >= 1")
@@ -192,7 +178,6 @@ def test_lab_page_in_headless_chromium(server):
         assert_four_panels_drawn(stepped)
         assert stepped["b"]["hash"] != later["b"]["hash"] and stepped["c"]["hash"] != later["c"]["hash"]
         page.locator("#panel-a").screenshot(path=str(IMAGES / "lab-1d.png"))
-        browser.close()
     assert foreign == []  # no CDN, no network: every request went to the lab
     assert len(errors) == 1 and "status of 422" in errors[0], (errors, bad)  # Chromium's note on the 422 above
     for name in ("lab-ring.png", "lab-compare.png", "lab-1d.png"):

@@ -14,11 +14,8 @@ from PIL import Image
 import gankit
 from gankit.serve.app import create_app
 
-from conftest import serve_in_thread, tiny
+from conftest import headless_page, serve_in_thread, tiny
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "serve-e2e.png"
 
 
@@ -47,20 +44,7 @@ def wait_new_image(page, sel: str, old_url: str | None) -> str:
 
 
 def test_explorer_page_in_headless_chromium(server):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing; .ci/run installs it (pip install playwright)")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium (apt-get install chromium)")
-
-    errors, foreign = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: None if r.url.startswith((server, "blob:", "data:")) else foreign.append(r.url))
+    with headless_page(server, viewport={"width": 1200, "height": 1000}) as (browser, page, errors, foreign):
         page.goto(server + "/")
 
         grid = wait_new_image(page, "#grid", None)
@@ -118,7 +102,6 @@ def test_explorer_page_in_headless_chromium(server):
         page.wait_for_function("() => document.querySelector('#run-summary').textContent.startsWith('cgan')")
         wait_new_image(page, "#strip", page.eval_on_selector("#strip", "i => i.dataset.url"))
         page.screenshot(path=str(ARTIFACT), full_page=True)
-        browser.close()
 
     # The one console error is Chromium's own note on the 422 provoked above.
     assert len(errors) == 1 and "status of 422" in errors[0], errors
