@@ -34,6 +34,7 @@ from bench._common import DOCS, header, load_average, table, write_section  # no
 from gankit.metrics.inception import FIDInceptionV3  # noqa: E402
 
 TITLE = "Inception features: channels-last beside pytorch-fid"
+LENET_TITLE = "LeNet evaluator features: channels-last beside NCHW"
 
 
 def _timed(model, x, iters: int) -> float:
@@ -98,6 +99,53 @@ def compare(args) -> str:
     return "\n".join(lines)
 
 
+def compare_lenet(args) -> str:
+    """The lenet extractor (``LeNetExtractor``: a channels-last copy of the evaluator) beside the same
+    evaluator run in NCHW, on real MNIST digits: images per CPU-second and the feature difference."""
+    from bench._common import MNIST_ROOT
+
+    from gankit import TrainConfig
+    from gankit.data import load_dataset
+    from gankit.metrics import LeNetExtractor, load_evaluator
+
+    path = Path(args.evaluator)
+    model = load_evaluator(path)
+    images = load_dataset(TrainConfig(data="mnist", data_root=str(MNIST_ROOT), split="test",
+                                      download=False).validate()).all_images()[:args.lenet_images]
+    nchw, ext = load_evaluator(path).eval().requires_grad_(False), LeNetExtractor(model)
+    plain = {"NCHW (the evaluator as trained)": lambda v: nchw.features(v),
+             "channels-last (LeNetExtractor, default)": lambda v: ext._forward(v)[0]}
+    batches = images.split(ext.batch_size)
+    with torch.inference_mode():
+        feats = {name: torch.cat([f(b) for b in batches]) for name, f in plain.items()}
+    rates: dict[str, list[float]] = {name: [] for name in plain}
+    for r in range(args.rounds):
+        for name in (list(plain) if r % 2 == 0 else list(plain)[::-1]):
+            with torch.inference_mode():
+                t0 = time.process_time()
+                for b in batches:
+                    plain[name](b)
+                rates[name].append(len(images) / (time.process_time() - t0))
+    base_name = next(iter(plain))
+    base = feats[base_name]
+    rows = []
+    for name, rs in rates.items():
+        ratios = [a / b for a, b in zip(rs, rates[base_name])]
+        diff = ((feats[name] - base).abs().max() / base.abs().max()).item()
+        rows.append([name, f"{statistics.median(rs):.0f}", f"**{statistics.median(ratios):.2f}** "
+                     f"({min(ratios):.2f}–{max(ratios):.2f})", f"{diff:.1e}"])
+    command = f"OMP_NUM_THREADS={args.threads} python -m bench bench_features --compare-lenet --threads {args.threads} " \
+              f"--rounds {args.rounds} --lenet-images {args.lenet_images}" + (" --write" if args.write else "")
+    return "\n".join([f"## {LENET_TITLE}", "", *header(command, f"{torch.get_num_threads()} torch thread(s)",
+                                                     f"load average {load_average()} at the end"), "",
+                      f"The MNIST evaluator `{path.name}` on {len(images):,} digits of the MNIST **test** split, "
+                      f"batches of {ext.batch_size}, penultimate features; {args.rounds} interleaved rounds, CPU time. "
+                      "`gankit evaluate` and every lenet metric (FID/KID/P&R on lenet features, class metrics, Stacked "
+                      "MNIST modes) run the channels-last copy.", "",
+                      table(["evaluator run", "images/CPU-s (median)", "× NCHW", "feature difference vs NCHW"], rows,
+                            right_from=1)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=50)
@@ -108,14 +156,18 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true", help="pytorch-fid, gankit NCHW and channels-last side by side")
     ap.add_argument("--rounds", type=int, default=3, help="--compare: interleaved rounds")
     ap.add_argument("--write", action="store_true", help="--compare: write the section of docs/benchmarks.md")
+    ap.add_argument("--compare-lenet", action="store_true", help="the lenet evaluator in NCHW and channels-last")
+    ap.add_argument("--evaluator", default=str(Path(__file__).resolve().parents[2] / "evaluators" / "lenet-mnist-28"),
+                    help="--compare-lenet: the evaluator folder (default ../evaluators/lenet-mnist-28)")
+    ap.add_argument("--lenet-images", type=int, default=10000, help="--compare-lenet: MNIST test digits")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.compare:
-        text = compare(args)
+    if args.compare or args.compare_lenet:
+        title, text = (TITLE, compare(args)) if args.compare else (LENET_TITLE, compare_lenet(args))
         print("\n" + text)
         if args.write:
-            write_section(DOCS, TITLE, text.split("\n", 2)[2])
+            write_section(DOCS, title, text.split("\n", 2)[2])
         return
     device = torch.device(args.device)
     torch.manual_seed(0)

@@ -163,3 +163,20 @@ def test_scaling_fixed_share_fits_the_per_iteration_line():
     per_image = [(40 + 2 * b) / b for b in batches]
     assert abs(fixed_share(batches, per_image) - 40 / 72) < 1e-12
     assert fixed_share(batches, [2.0, 2.0, 2.0]) == 0.0  # time proportional to the batch: nothing fixed
+
+
+def test_bench_features_compare_lenet_times_both_layouts_of_one_evaluator(tmp_path):
+    import argparse
+
+    from bench import bench_features
+    from evaluator_helpers import tiny_mnist_evaluator
+    from gankit.metrics import save_evaluator
+
+    save_evaluator(tiny_mnist_evaluator()[0], tmp_path / "ev")
+    args = argparse.Namespace(evaluator=str(tmp_path / "ev"), lenet_images=600, rounds=2, threads=1, write=False)
+    text = bench_features.compare_lenet(args)
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in text.splitlines() if ln.startswith("| ")][2:]
+    assert [r[0] for r in rows] == ["NCHW (the evaluator as trained)", "channels-last (LeNetExtractor, default)"]
+    assert rows[0][2].startswith("**1.00**") and float(rows[0][3]) == 0.0
+    assert float(rows[1][1]) > 0 and float(rows[1][3]) < 2e-6  # same features, other layout
+    assert "600 digits of the MNIST **test** split" in text

@@ -135,3 +135,30 @@ def test_fused_adam_is_the_default_and_old_runs_keep_the_loop(tmp_path):
     del meta["config"]["fused_adam"]
     meta_path.write_text(json.dumps(meta))
     assert Run(tmp_path / "run-True").config().fused_adam is False
+
+
+def test_lenet_extractor_runs_channels_last_with_the_nchw_features_and_leaves_the_model_alone():
+    import copy
+
+    from evaluator_helpers import mnist_test_split, tiny_mnist_evaluator
+    from gankit.metrics import LeNetExtractor
+
+    model = copy.deepcopy(tiny_mnist_evaluator()[0]).train()
+    x = mnist_test_split()[0][:300]
+    ext = LeNetExtractor(model)
+    conv = ext.model.conv2.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    # the caller's model: still NCHW, still in training mode, still trainable
+    assert model.conv2.weight.is_contiguous() and model.training and model.conv2.weight.requires_grad
+    reference = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        h = reference.features(x)
+        want = {"features": h, "logits": reference.classify(h)}
+    got = ext.extract(x)
+    for key in ("features", "logits"):
+        assert _rel(got[key], want[key]) < 2e-6, key
+    # Stacked MNIST: three digits as channels, each read by the channels-last copy
+    stacked = torch.cat([x, x.roll(1, 0), x.roll(2, 0)], dim=1)
+    with torch.no_grad():
+        parts = [reference.features(p) for p in stacked.split(1, dim=1)]
+    assert _rel(ext.extract(stacked)["features"], torch.cat(parts, dim=1)) < 2e-6
