@@ -300,7 +300,8 @@ def grid_report(rows: list[dict], args, argv) -> str:
                       mean_se([r["reverse_kl"] for r in rs], digits=3),
                       f"{statistics.mean(r['seconds'] for r in rs):.0f}"])
     seeds = len({r["seed"] for r in rows})
-    return "\n".join([*opening(command("grid", argv), []), "",
+    timed = [{"train_s": r["seconds"], "eval_s": 0.0, "reused": r.get("reused")} for r in rows]
+    return "\n".join([*opening(command("grid", argv), timed), "",
                       f"Every run: the `r3gan-grid` recipe (MLPs 3 x 128, Adam betas (0, 0.99), lr G 2e-4 / D 1e-3, "
                       f"linear decay over the second half, EMA G 0.999, batch 256) for {args.steps:,} generator steps, "
                       f"with only the loss and the regulariser changed (gamma 0.1); seeds 0-{seeds - 1}, mean ± "
