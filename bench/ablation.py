@@ -222,7 +222,7 @@ def grid_run(task: tuple) -> dict:
 
     import torch
 
-    from bench.toy_modes import N_SAMPLES, _scores
+    from bench._toy import N_SAMPLES, scores
     from gankit import Trainer
 
     loss, reg, seed, steps, quick = task
@@ -236,7 +236,7 @@ def grid_run(task: tuple) -> dict:
         z = torch.randn(N_SAMPLES, cfg.z_dim, generator=torch.Generator().manual_seed(10_000 + seed))
         x = trainer.generate(z).cpu()
     return {"loss": loss, "reg": reg, "seed": seed, "steps": steps, "seconds": seconds, "config": cfg.to_dict(),
-            **_scores(x, "grid")}
+            **scores(x, "grid")}
 
 
 def grid_rows(args, out: Path) -> list[dict]:
@@ -245,7 +245,7 @@ def grid_rows(args, out: Path) -> list[dict]:
     queue; the last one, with ``--reuse``, assembles the table."""
     import multiprocessing
 
-    from bench.toy_modes import _Serial
+    from bench._toy import Serial
 
     folder = out / "grid"
     folder.mkdir(parents=True, exist_ok=True)
@@ -263,7 +263,7 @@ def grid_rows(args, out: Path) -> list[dict]:
             print(f"  grid {t[0]} {t[1]} seed {t[2]}: claimed by another invocation", flush=True)
             continue
         todo.append(t)
-    with multiprocessing.get_context("spawn").Pool(args.jobs) if args.jobs > 1 else _Serial() as pool:
+    with multiprocessing.get_context("spawn").Pool(args.jobs) if args.jobs > 1 else Serial() as pool:
         for r in pool.imap_unordered(grid_run, todo, chunksize=1):
             rows.append(r)
             print(f"  grid {r['loss']} {r['reg']} seed {r['seed']}: modes {r['modes']}/25, "
@@ -285,7 +285,7 @@ def mean_se(v: list[float], scale: float = 1.0, digits: int = 2) -> str:
 
 
 def grid_report(rows: list[dict], args, argv) -> str:
-    from bench.toy_modes import PAPERS
+    from bench._toy import PAPERS
 
     header = ["loss", "regulariser", "modes (papers' rule)", "modes ≥ 20% (strict)", "% high quality",
               "worst seed", "reverse KL", "s / run"]

@@ -40,9 +40,11 @@ if not __package__:  # python bench/toy_modes.py: bench/_common.py makes the rep
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
 from bench._common import DOCS, ROOT, header, replace_section  # noqa: E402
 from bench._common import table as md_table  # noqa: E402
+from bench._toy import N_SAMPLES, PAPERS  # noqa: E402
+from bench._toy import Serial as _Serial  # noqa: E402
+from bench._toy import scores as _scores  # noqa: E402
 
 SECTION = "## Mode coverage on 2-D ring and grid (VEEGAN / PacGAN protocol)"
-N_SAMPLES = 2500  # VEEGAN Sec. 5.1 and PacGAN's code (num_log_figure_sample)
 STEPS = 8000  # generator steps for every baseline configuration (the same budget side by side)
 #: best + DRS: D's extra steps against the frozen G. The ring's 3σ is 1.5% of its radius: D needs
 #: longer to resolve it (seed 10, not a reported seed, 10,000 samples at the 50th percentile: 97.6% high
@@ -68,31 +70,6 @@ CONFIGS: dict[str, dict] = {
 PRESET_OF = {"best": "best", "categorical": "categorical", "categorical-modes": "categorical"}
 COLUMNS = ("modes", "modes_strict", "high_quality", "reverse_kl")
 
-#: the papers' rows (modes, % high quality, reverse KL or None), quoted with their spread.
-PAPERS = {
-    "ring": [
-        ("VEEGAN Table 1: GAN", "1", "99.3", "-"),
-        ("VEEGAN Table 1: ALI", "2.8", "0.13", "-"),
-        ("VEEGAN Table 1: Unrolled GAN", "7.6", "35.6", "-"),
-        ("VEEGAN Table 1: VEEGAN", "8", "52.9", "-"),
-        ("PacGAN Table 1: GAN", "6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"),
-        ("PacGAN Table 1: ALI", "6.6 ± 0.3", "97.6 ± 0.4", "0.36 ± 0.04"),
-        ("PacGAN Table 1: PacGAN2", "7.9 ± 0.1", "95.6 ± 2.0", "0.07 ± 0.03"),
-        ("PacGAN Table 1: PacGAN3", "7.8 ± 0.1", "97.7 ± 0.3", "0.10 ± 0.02"),
-        ("PacGAN Table 1: PacGAN4", "7.8 ± 0.1", "95.9 ± 1.4", "0.07 ± 0.02"),
-    ],
-    "grid": [
-        ("VEEGAN Table 1: GAN", "3.3", "0.5", "-"),
-        ("VEEGAN Table 1: ALI", "15.8", "1.6", "-"),
-        ("VEEGAN Table 1: Unrolled GAN", "23.6", "16", "-"),
-        ("VEEGAN Table 1: VEEGAN", "24.6", "40", "-"),
-        ("PacGAN Table 1: GAN", "17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07"),
-        ("PacGAN Table 1: ALI", "24.1 ± 0.4", "95.7 ± 0.6", "0.14 ± 0.03"),
-        ("PacGAN Table 1: PacGAN2", "23.8 ± 0.7", "91.3 ± 0.8", "0.13 ± 0.04"),
-        ("PacGAN Table 1: PacGAN3", "24.6 ± 0.4", "94.2 ± 0.4", "0.06 ± 0.02"),
-        ("PacGAN Table 1: PacGAN4", "24.8 ± 0.2", "93.6 ± 0.6", "0.04 ± 0.01"),
-    ],
-}
 TARGETS = {"ring": (8, 0.98), "grid": (25, 0.95)}  # issue 5: all modes, >= this high-quality fraction
 #: issue 16, without rejection sampling, on the mean of 10 seeds: (modes, high quality >=, reverse KL <=)
 TARGETS_16 = {"ring": (8, 0.985, 0.07), "grid": (25, 0.95, 0.04)}
@@ -165,16 +142,6 @@ def run_config(data: str, name: str, seed: int, steps: int | None, keep_samples:
     return out
 
 
-def _scores(x: torch.Tensor, data: str) -> dict:
-    from gankit.data.toy import TOY_MODES
-    from gankit.metrics import toy_mode_metrics
-
-    centres_fn, std = TOY_MODES[data]
-    m = toy_mode_metrics(x, centres_fn(), std)  # modes: >= 1 sample; modes_strict: >= ceil(N / 5M)
-    return {"modes": m["modes"], "modes_strict": m["modes_strict"], "num_modes": m["num_modes"],
-            "high_quality": m["high_quality"], "reverse_kl": m["reverse_kl"]}
-
-
 def _drs(trainer, seed: int, calibrate: int, percentile: float) -> tuple[torch.Tensor, float]:
     """2,500 samples by discriminator rejection sampling (gankit.sampling; Azadi et al. 2019):
     D first trained ``calibrate`` more steps against the frozen (EMA) G, gamma = that percentile of F."""
@@ -199,20 +166,6 @@ def with_drs_rows(results: dict[str, list[dict]]) -> dict[str, list[dict]]:
 
 def _run(task: tuple) -> dict:
     return run_config(*task)
-
-
-class _Serial:
-    """The Pool interface, in this process."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @staticmethod
-    def imap_unordered(fn, tasks, chunksize=1):
-        return map(fn, tasks)
 
 
 def summarise(rows: list[dict]) -> dict:
