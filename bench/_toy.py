@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+import bench._common  # noqa: F401  (first: src/ importable)
+
 N_SAMPLES = 2500  # VEEGAN Sec. 5.1 and PacGAN's code (num_log_figure_sample)
 
 #: the papers' rows (modes, % high quality, reverse KL or None), quoted with their spread.
