@@ -93,14 +93,19 @@ def slug(*parts: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- Stacked MNIST
+def run_settings(steps: int, data_root: Path) -> dict:
+    """What every Stacked MNIST row sets besides its recipe: data, budget, quiet logging, one checkpoint."""
+    return dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
+                checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
+
+
 def stacked_config(backbone: str, loss: str, reg: str, steps: int, data_root: Path, quick: bool):
     from gankit import TrainConfig
 
     preset, adds = BACKBONES[backbone]
     r1, r2 = REGULARISERS[reg]
     cfg = TrainConfig.from_preset(preset)
-    run = dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
-               checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
+    run = run_settings(steps, data_root)
     tiny = (QUICK_R3GAN if backbone == "r3gan" else QUICK) if quick else {}
     return cfg.replace(**{**run, **adds, "loss": loss, "r1_gamma": r1, "r2_gamma": r2, **tiny})
 
@@ -127,9 +132,8 @@ class KLCurve:
         c0, w0 = time.process_time(), time.perf_counter()
         G = trainer.ema.model if trainer.ema is not None else trainer.G
         g = torch.Generator().manual_seed(7)
-        with torch.no_grad():
-            x = torch.cat([trainer.generate(torch.randn(1000, G.z_dim, generator=g)).float().cpu()
-                           for _ in range(math.ceil(self.n / 1000))])[:self.n]
+        x = torch.cat([trainer.generate(torch.randn(1000, G.z_dim, generator=g)).float().cpu()  # no grad
+                       for _ in range(math.ceil(self.n / 1000))])[:self.n]
         m = stacked_mnist_modes(x, self.evaluator)
         self.points.append({"step": trainer.step, "modes": m["modes"], "kl": m["kl"],
                             "cpu_s": c0 - self.cpu0 - self.spent_cpu, "wall_s": w0 - self.wall0 - self.spent_wall})
@@ -154,7 +158,7 @@ def stacked_run(backbone, loss, reg, args, evaluator, out: Path) -> dict:
 
 def cpu_per_step(curve: list[dict]) -> float:
     """CPU seconds per generator step: the clocks start after the first step (start-up left out)."""
-    if len(curve) < 1 or curve[-1]["step"] < 2:
+    if not curve or curve[-1]["step"] < 2:
         return math.nan
     return curve[-1]["cpu_s"] / (curve[-1]["step"] - 1)
 
@@ -317,8 +321,7 @@ def d_quarter_config(row: str, steps: int, data_root: Path, quick: bool):
     from gankit import TrainConfig
 
     cfg = TrainConfig.from_preset("stacked-mnist")
-    run = dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
-               checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
+    run = run_settings(steps, data_root)
     return cfg.replace(**{**run, **D_QUARTER[row][0], **(QUICK if quick else {})})
 
 
