@@ -43,6 +43,20 @@ def wait_new_image(page, sel: str, old_url: str | None) -> str:
     return page.eval_on_selector(sel, "i => i.dataset.url")
 
 
+def wait_image_of_run(page, sel: str, run: str) -> str:
+    """Wait until <img sel> shows a response from ``run``'s API (its URL names the run); its URL.
+
+    Unlike ``wait_new_image`` this holds however fast the image came: switching back to a run
+    may bring the very URL shown before, perhaps before the test reads it.
+    """
+    page.wait_for_function(
+        "([sel, run]) => { const i = document.querySelector(sel);"
+        " return i.dataset.state === 'ready' && (i.dataset.url || '').includes(`/api/runs/${run}/`)"
+        " && i.complete && i.naturalWidth > 0; }",
+        arg=[sel, run], timeout=20000)
+    return page.eval_on_selector(sel, "i => i.dataset.url")
+
+
 def test_explorer_page_in_headless_chromium(server):
     with headless_page(server, viewport={"width": 1200, "height": 1000}) as (browser, page, errors, foreign):
         page.goto(server + "/")
@@ -94,13 +108,13 @@ def test_explorer_page_in_headless_chromium(server):
         # The other run: unconditional, so no label picker.
         page.select_option("#run", "dcgan")
         page.wait_for_function("() => document.querySelector('#run-summary').textContent.startsWith('dcgan')")
-        wait_new_image(page, "#grid", grid)
+        wait_image_of_run(page, "#grid", "dcgan")
         assert not page.is_visible("#label-box") and page.is_visible("#no-eval")
 
         ARTIFACT.parent.mkdir(exist_ok=True)
         page.select_option("#run", "cgan")
         page.wait_for_function("() => document.querySelector('#run-summary').textContent.startsWith('cgan')")
-        wait_new_image(page, "#strip", page.eval_on_selector("#strip", "i => i.dataset.url"))
+        assert "/api/runs/cgan/" in wait_image_of_run(page, "#strip", "cgan")
         page.screenshot(path=str(ARTIFACT), full_page=True)
 
     # The one console error is Chromium's own note on the 422 provoked above.
