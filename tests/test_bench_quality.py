@@ -109,5 +109,6 @@ def test_stacked_mnist_best_preset_is_the_benchmarked_recipe():
     run_only = ("data_root", "split", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every", "epochs",
                 *stacked_mnist.QUIET)
     differ = {k for k, v in bench.to_dict().items() if preset.to_dict()[k] != v and k not in run_only}
-    assert differ == set(), differ
+    # the preset asks for bf16 where the hardware has it (the benchmark's machine did), fp32 elsewhere
+    assert differ == {"amp"} and (preset.amp, bench.amp) == ("auto", "bf16"), differ
     assert (preset.g_width, preset.d_width, preset.steps, preset.loss) == (64, 64, 45000, "hinge")

@@ -129,6 +129,32 @@ def test_out_is_required_under_torchrun(tmp_path):
     assert r.returncode == 2 and "--out is required under torchrun" in r.stderr
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_auto_is_bf16_where_the_cpu_has_it_and_the_run_records_the_choice(tmp_path, monkeypatch, native):
+    import json
+
+    import gankit
+    from conftest import tiny
+    from gankit.training.trainer import Trainer, resolve_amp
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    cpu = torch.device("cpu")
+    assert resolve_amp("auto", cpu) == ("bf16" if native else "none")
+    assert resolve_amp("fp16", cpu) == "fp16" and resolve_amp("none", cpu) == "none"  # only auto is resolved
+    trainer = Trainer(tiny(amp="auto", steps=2, image_size=16), tmp_path / "run")
+    assert trainer.autocast_dtype == (torch.bfloat16 if native else None) and trainer.cfg.amp in ("bf16", "none")
+    trainer.train()
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["config"]["amp"]
+    assert recorded == ("bf16" if native else "none")
+    # a resume on a machine that decides otherwise keeps what the run trained with
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: not native)
+    resumed = Trainer(tiny(amp="auto", steps=3, image_size=16), tmp_path / "run", resume=True)
+    assert resumed.cfg.amp == recorded
+    resumed.train()
+    assert gankit.load(tmp_path / "run") is not None
+
+
 def test_amp_bf16_and_channels_last_train_on_cpu(tmp_path):
     import gankit
     from conftest import tiny

@@ -162,12 +162,38 @@ def test_latent_categories_give_the_mlp_generator_a_discontinuous_map():
     z[0, 0], z[1, 0] = -1e-4, 1e-4  # z_0 straddles the boundary between categories 2 and 3 (Phi(0) = 1/2)
     x = g(z)
     assert not torch.allclose(x[0], x[1], atol=1e-3)  # a jump, where a continuous G would move by ~1e-4
-    with pytest.raises(ConfigError, match="MLP generators only"):
-        build_models(tiny(model="dcgan", latent_categories=6), DataSpec((1, 8, 8), 0))
+    with pytest.raises(ConfigError, match="not the r3gan backbone"):
+        build_models(tiny(model="r3gan", latent_categories=6), DataSpec((1, 16, 16), 0))
     with pytest.raises(ConfigError, match="latent_categories must be 0"):
         tiny(model="mlp", data="ring", z_dim=1, latent_categories=6)
     with pytest.raises(ConfigError, match="latent_categories must be 0"):
         tiny(model="mlp", data="ring", z_dim=3, latent_categories=1)
+
+
+def test_latent_categories_give_the_dcgan_generator_a_discontinuous_map():
+    g, _ = build_models(tiny(model="dcgan", z_dim=8, latent_categories=6), DataSpec((1, 8, 8), 0))
+    assert g.main[0].in_channels == 7 and g.code_map.num_embeddings == 6  # z_1..z_7; the code as a lookup
+    g.eval()  # batch norm on running statistics: each sample alone
+    z = torch.zeros(2, 8)
+    z[0, 0], z[1, 0] = -1e-4, 1e-4  # straddles the boundary between categories 2 and 3
+    x = g(z)
+    assert x.shape == (2, 1, 8, 8) and (x[0] - x[1]).abs().max() > 1e-2  # a jump, not a ~1e-4 move
+    z[1, 0] = -2e-4  # the same category: G moves continuously
+    assert (g(z)[0] - g(z)[1]).abs().max() < 1e-4
+
+    # the lookup is InfoGAN's concatenated one-hot: the same first layer with K more input channels
+    first = g.main[0]
+    w = torch.cat([g.code_map.weight.view(6, *first.weight.shape[1:]), first.weight])  # (6 + 7, c, 4, 4)
+    z = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
+    one_hot = torch.nn.functional.one_hot(g.code.code(z), 6).float()
+    concat = torch.nn.functional.conv_transpose2d(torch.cat([10 * one_hot, z[:, 1:]], 1)[:, :, None, None], w)
+    seen = {}
+    handle = first.register_forward_hook(lambda m, i, o: seen.setdefault("conv", o))
+    with torch.no_grad():
+        g(z)
+    handle.remove()
+    k = g.code.code(z)
+    torch.testing.assert_close(seen["conv"] + 10 * g.code_map(k).view_as(seen["conv"]), concat.detach())
 
 
 def test_latent_categories_survive_the_checkpoint_and_gankit_sample(tmp_path):
@@ -183,3 +209,11 @@ def test_latent_categories_survive_the_checkpoint_and_gankit_sample(tmp_path):
     torch.testing.assert_close(G(z), trainer.generate(z).cpu())
     assert main(["sample", str(run), "-n", "16", "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").stat().st_size > 0
+
+    conv = tmp_path / "dcgan"  # the DCGAN generator keeps its code through the checkpoint too
+    trainer = gankit.Trainer(tiny(model="dcgan", z_dim=8, latent_categories=5), conv)
+    trainer.train()
+    G = gankit.load(conv)
+    assert G.code is not None and G.code.categories == 5 and G.code_map.num_embeddings == 5
+    z = torch.randn(16, 8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(G(z), trainer.generate(z).cpu())

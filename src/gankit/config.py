@@ -102,7 +102,7 @@ class TrainConfig:
     conditioning: str = _model("concat", "cgan: how the label enters (concatenated or projection D)",
                                ("concat", "projection"))
     embed_dim: int = _model(0, "label embedding size (0: automatic)")
-    latent_categories: int = _model(0, "MLP G: z's first coordinate becomes a categorical code of this many "
+    latent_categories: int = _model(0, "MLP / DCGAN G: z's first coordinate becomes a categorical code of this many "
                                     "categories, uniform, one-hot (InfoGAN's, Chen et al. 2016, without its "
                                     "information loss); lets G leave no samples between modes (0: off)")
     g_norm: str = _model("batch", "the generator's normalisation", ("batch", "layer", "none"))
@@ -163,8 +163,10 @@ class TrainConfig:
     threads: int = _scale(0, "CPU threads for training (0: auto, physical cores minus the current load, "
                              "at least 1; $OMP_NUM_THREADS when set; recorded, so a resume uses as many)")
     deterministic: bool = _run(False, "torch deterministic algorithms (errors on ops without one)")
-    amp: str = _scale("none", "mixed precision: bf16 autocast, or fp16 autocast + GradScaler",
-                      ("none", "bf16", "fp16"))
+    amp: str = _scale("none", "mixed precision: bf16 autocast, or fp16 autocast + GradScaler; auto: bf16 where "
+                              "the hardware has it natively (CPUs with AMX or AVX512-BF16, CUDA GPUs with bf16), "
+                              "none elsewhere, the choice written into the run's config",
+                      ("none", "auto", "bf16", "fp16"))
     compile: bool = _scale(False, "torch.compile G and D for the updates")
     channels_last: bool = _scale(False, "NHWC memory format for convolutional models")
     sync_bn: bool = _scale(False, "distributed runs (CUDA): SyncBatchNorm across ranks")

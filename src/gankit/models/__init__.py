@@ -37,9 +37,9 @@ def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: i
     if cfg.pack > 1 and (num_classes or aux):
         raise ConfigError("--pack (PacGAN) works with unconditional models only; use --model mlp or dcgan")
     d_shape = (spec.shape[0] * cfg.pack, *spec.shape[1:])  # the packed input D sees
-    if cfg.latent_categories and backbone != "mlp":
-        raise ConfigError(f"--latent-categories works with MLP generators only (--model mlp, or cgan / acgan "
-                          f"--backbone mlp), not the {backbone} backbone")
+    if cfg.latent_categories and backbone == "r3gan":
+        raise ConfigError("--latent-categories works with the MLP and DCGAN generators (--model mlp / dcgan, or "
+                          "cgan / acgan --backbone mlp / dcgan), not the r3gan backbone")
     if backbone == "mlp":
         g = MLPGenerator(spec.shape, cfg.z_dim, cfg.g_hidden, num_classes, cfg.embed_dim, tanh=spec.kind == "image",
                          latent_categories=cfg.latent_categories)
@@ -52,7 +52,8 @@ def _build(cfg, spec, backbone: str, num_classes: int, conditioning: str, aux: i
             raise ConfigError(f"the dcgan architecture needs square images, but {cfg.data} gives shape "
                               f"{spec.shape}; use --model mlp for 2-D point data")
         c, size = spec.shape[0], spec.shape[1]
-        g = DCGANGenerator(c, size, cfg.z_dim, cfg.g_width, num_classes, cfg.embed_dim, cfg.g_norm)
+        g = DCGANGenerator(c, size, cfg.z_dim, cfg.g_width, num_classes, cfg.embed_dim, cfg.g_norm,
+                           latent_categories=cfg.latent_categories)
         d = DCGANDiscriminator(d_shape[0], size, cfg.d_width, d_norm(cfg), num_classes if conditioning else 0,
                                conditioning or "concat", aux)
     if cfg.spectral_norm:

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 
+from .latent import CategoricalCode
 from .layers import GeneratorBase, dcgan_init, norm2d
 from .smallconv import Conv2d, ConvTranspose2d
 from .network import ConfigMixin
@@ -33,27 +34,49 @@ def _geometry(size: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(GeneratorBase):
+    """``latent_categories`` K > 0: z's first coordinate becomes a K-way categorical code
+    (:class:`~gankit.models.latent.CategoricalCode`), its one-hot scaled by ``latent_scale``, as in the
+    MLP generator. The one-hot's share of the first layer is computed as the lookup it is
+    (one_hot(k) W = W[k], ``code_map``), not as K mostly-zero input channels: with K = 1000 the
+    concatenated form made a widths-32 Stacked MNIST G three times slower per step."""
+
     def __init__(self, channels: int, size: int, z_dim: int = 100, width: int = 64,
-                 num_classes: int = 0, embed_dim: int = 0, norm: str = "batch"):
+                 num_classes: int = 0, embed_dim: int = 0, norm: str = "batch",
+                 latent_categories: int = 0, latent_scale: float = 10.0):
         super().__init__()
         base, n = _geometry(size)
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, (channels, size, size)
         embed_dim = embed_dim or (num_classes and max(num_classes, 10))
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.code = CategoricalCode(latent_categories, z_dim, latent_scale) if latent_categories else None
         c = width * 2 ** (n - 1)
-        layers = [ConvTranspose2d(z_dim + (embed_dim if num_classes else 0), c, base, 1, 0, bias=False),
+        z_in = z_dim - 1 if self.code is not None else z_dim  # the code takes z's first coordinate
+        layers = [ConvTranspose2d(z_in + (embed_dim if num_classes else 0), c, base, 1, 0, bias=False),
                   norm2d(norm, c), nn.ReLU(True)]
         for _ in range(n - 1):
             layers += [ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), norm2d(norm, c // 2), nn.ReLU(True)]
             c //= 2
         layers += [ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
+        first = self.main[0]
+        self.code_map = (nn.Embedding(latent_categories, first.out_channels * base * base)
+                         if self.code is not None else None)
         dcgan_init(self)
+        if self.code_map is not None:  # the rows of the first layer's weight the one-hot would select
+            nn.init.normal_(self.code_map.weight, 0.0, 0.02)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        k = None
+        if self.code is not None:
+            k, z = self.code.code(z), z[:, 1:]
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)
-        return self.main(z[:, :, None, None])
+        h = z[:, :, None, None]
+        for i, layer in enumerate(self.main):
+            h = layer(h)
+            if i == 0 and k is not None:  # + scale * one_hot(k) W: the code's share of the first layer
+                h = h + self.code.scale * self.code_map(k).to(h.dtype).view(h.shape)
+        return h
 
 
 class DCGANDiscriminator(ConfigMixin, nn.Module):

@@ -51,6 +51,25 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively: a CUDA GPU with bf16, or a CPU with AMX tiles or
+    AVX512-BF16 (elsewhere oneDNN emulates bf16, many times slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()
+                    or getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
+    return False
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """``--amp auto``: bf16 where :func:`native_bf16`, else none; any other choice unchanged."""
+    if amp != "auto":
+        return amp
+    return "bf16" if native_bf16(device) else "none"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -112,6 +131,8 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         # refuse before doing any work: a missing run, an existing one, one another process trains
         self.run.check_resumable() if resume else self.run.check_new(overwrite)
+        if cfg.amp == "auto":  # the run's config records what ran: a resume keeps it, on any machine
+            cfg = self.cfg = cfg.replace(amp=self.run.config().amp if resume else resolve_amp(cfg.amp, self.device))
         self._changes = self.run.resume_changes(cfg) if resume else {}
         self._created = False  # this invocation made the run folder (removed again if nothing is saved)
         if self.dist.is_main and self.run.path.is_dir():
