@@ -63,6 +63,8 @@ for _seed in (1, 2):  # the same recipe from other seeds: how much of the KL is 
 VARIANTS["best-12k"] = ({**VARIANTS["best"][0], "steps": 12000}, "best (widths 32) at 12,000 steps")
 VARIANTS["best-12k-cat1000"] = ({**VARIANTS["best-12k"][0], "latent_categories": 1000},
                                 "best-12k with a 1000-way categorical code in G's latent (--latent-categories 1000)")
+VARIANTS["best-12k-cat3000"] = ({**VARIANTS["best-12k"][0], "latent_categories": 3000},
+                                "best-12k with a 3000-way categorical code (three categories per mode)")
 DEFAULT_VARIANTS = ("dcgan", "dcgan-ema", "pacdcgan2", "pacdcgan2-ema", "sn-hinge")
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32, log_every=2, num_points=2000)
 #: Lin et al. 2018 (PacGAN), Table 2: the VEEGAN setting (DCGAN with 4 conv layers in D, 128,000

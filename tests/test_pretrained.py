@@ -31,7 +31,8 @@ def test_run_records_each_networks_arguments(run):
     meta = json.loads((run / "config.json").read_text())
     assert meta["format"] == 2
     assert meta["generator"] == {"class": "DCGANGenerator", "spectral_norm": False, "args": {
-        "channels": 1, "size": 8, "z_dim": 8, "width": 8, "num_classes": 10, "embed_dim": 0, "norm": "batch"}}
+        "channels": 1, "size": 8, "z_dim": 8, "width": 8, "num_classes": 10, "embed_dim": 0, "norm": "batch",
+        "latent_categories": 0, "latent_scale": 10.0}}
     assert meta["discriminator"]["class"] == "DCGANDiscriminator" and meta["discriminator"]["spectral_norm"]
     assert meta["discriminator"]["args"]["norm"] == "none"  # d_norm auto under spectral norm
 
