@@ -27,7 +27,9 @@ def test_old_run_samples_as_before(name):
     x = draw(gankit.load(FIXTURES / name))
     want = EXPECTED[name]
     assert list(x.shape) == want["shape"]
-    torch.testing.assert_close(x.flatten(), torch.tensor(want["values"]), atol=1e-6, rtol=0)
+    # 1e-5: fp32 kernels round differently per instruction set (cyclegan's instance norms put AVX2 1.3e-6
+    # from the AVX-512 values recorded); a changed layer or a changed draw moves values by far more
+    torch.testing.assert_close(x.flatten(), torch.tensor(want["values"]), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("name", ["dcgan-digits", "mlp-ring"])

@@ -99,23 +99,31 @@ def test_switch_and_size_limit(monkeypatch):
 
 
 def test_dcgan_bf16_step_as_accurate_as_onednn(monkeypatch):
-    """A whole DCGAN-32 G and D backward under bf16 autocast: against the fp32 gradients, the GEMM
-    path's error is no larger than (1.5x) the oneDNN bf16 path's, parameter by parameter."""
-    torch.manual_seed(0)
-    G, D = DCGANGenerator(1, 32, z_dim=16, width=8), DCGANDiscriminator(1, 32, width=8)
-    z = torch.randn(8, 16)
+    """A whole DCGAN-32 G and D backward under bf16 autocast, on 3 initialisations: against the fp32
+    gradients, the GEMM path's relative error, averaged over the 54 parameter tensors, is no larger than
+    (1.1x) the oneDNN bf16 path's. One tensor at a time the two errors are noise of bf16 rounding
+    (0.01-0.27 each; either path is the worse on some tensors, and which depends on the CPU's kernels:
+    oneDNN emulates bf16 where the CPU lacks it), so the claim is about the whole step."""
+    fast_err, onednn_err = [], []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        G, D = DCGANGenerator(1, 32, z_dim=16, width=8), DCGANDiscriminator(1, 32, width=8)
+        z = torch.randn(8, 16)
 
-    def grads(enabled, bf16=True):
-        monkeypatch.setattr(smallconv, "ENABLED", enabled)
-        G.zero_grad(), D.zero_grad()
-        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-            loss = D(G(z)).float().square().mean()
-        loss.backward()
-        return [p.grad.clone() for p in (*G.parameters(), *D.parameters())]
+        def grads(enabled, bf16=True):
+            monkeypatch.setattr(smallconv, "ENABLED", enabled)
+            G.zero_grad(), D.zero_grad()
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                loss = D(G(z)).float().square().mean()
+            loss.backward()
+            return [p.grad.clone() for p in (*G.parameters(), *D.parameters())]
 
-    exact = grads(False, bf16=False)
-    for fast, onednn, truth in zip(grads(True), grads(False), exact):
-        assert (fast - truth).norm() <= 1.5 * (onednn - truth).norm() + 1e-3 * truth.norm()
+        exact = grads(False, bf16=False)
+        for fast, onednn, truth in zip(grads(True), grads(False), exact):
+            fast_err.append(float((fast - truth).norm() / truth.norm()))
+            onednn_err.append(float((onednn - truth).norm() / truth.norm()))
+    assert len(fast_err) == 54 and max(fast_err) < 0.4       # bf16 rounding, not a wrong gradient
+    assert sum(fast_err) <= 1.1 * sum(onednn_err), (sum(fast_err) / 54, sum(onednn_err) / 54)
 
 
 def test_fused_adam_is_the_default_and_old_runs_keep_the_loop(tmp_path):
@@ -129,7 +137,13 @@ def test_fused_adam_is_the_default_and_old_runs_keep_the_loop(tmp_path):
         assert trainer.opt_g.defaults["fused"] is (True if fused else None)
         trainer.train()
         weights[fused] = torch.cat([p.detach().flatten() for p in trainer.G.parameters()])
-    torch.testing.assert_close(weights[True], weights[False], rtol=1e-4, atol=1e-5)
+    # "to rounding": the two differ by 1.7e-5 of the weights' norm on an AVX-512 EPYC, 2e-7 on AVX2, and
+    # no weight by a whole step (lr 2e-4; Adam's first steps are near lr * sign(g), so a weight whose
+    # gradient rounds to the other sign moves by up to that). Three steps of the full update move the
+    # weights by about 3% of their norm, so a different optimiser fails by orders of magnitude.
+    diff = (weights[True] - weights[False]).abs()
+    assert diff.norm() <= 1e-4 * weights[False].norm() and diff.max() < cfg.lr, (diff.norm(), diff.max())
+    assert (diff > 1e-5).float().mean() < 1e-3
     meta_path = Run(tmp_path / "run-True").config_path
     meta = json.loads(meta_path.read_text())
     del meta["config"]["fused_adam"]

@@ -146,8 +146,10 @@ def test_image_pool_history():
 
 # ---------------------------------------------------------------------- data
 def write_png(path, value, size=(10, 12), mode="L"):
+    """A PNG filled with ``value``, or holding ``value`` itself when it is an array."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.full((size[1], size[0]) + (() if mode == "L" else (3,)), value, dtype=np.uint8)
+    arr = value if isinstance(value, np.ndarray) else \
+        np.full((size[1], size[0]) + (() if mode == "L" else (3,)), value, dtype=np.uint8)
     Image.fromarray(arr, mode).save(path)
 
 
@@ -305,7 +307,10 @@ def test_translate_cli(tmp_path, capsys, fake_mnist):
                  "--out", str(run), *TINY]) == 0
     inputs = tmp_path / "in"
     write_png(inputs / "one.png", 255, size=(20, 30), mode="RGB")       # resized and made grayscale
-    write_png(inputs / "deeper" / "two.png", 0, size=(8, 8))
+    # a textured image: on a constant one, instance norm divides a conv output of near-zero variance, so
+    # one-ulp kernel differences (batch of 3 in the CLI against 1 here) move pixels by several levels
+    pattern = np.random.default_rng(0).integers(0, 256, (8, 8), dtype=np.uint8)
+    write_png(inputs / "deeper" / "two.png", pattern)
     write_png(tmp_path / "one.png", 128, size=(9, 9))                  # same name as an input above
     capsys.readouterr()
     out = tmp_path / "out"
@@ -315,8 +320,12 @@ def test_translate_cli(tmp_path, capsys, fake_mnist):
     assert sorted(p.name for p in out.iterdir()) == ["one-1.png", "one.png", "two.png"]
     got = np.asarray(Image.open(out / "two.png"))
     G = gankit.load(run)
-    want = G.translate(torch.full((1, 1, 8, 8), -1.0), "ba").add(1).mul(127.5).round().to(torch.uint8)[0, 0]
-    assert got.shape == (8, 8) and np.array_equal(got, want.numpy())
+    x = torch.from_numpy(pattern).float().div(127.5).sub(1)[None, None]
+    want = G.translate(x, "ba").add(1).mul(127.5).round()[0, 0].numpy()
+    assert got.shape == (8, 8) and want.std() > 5       # the output is an image, not a flat field
+    # the same translation up to the rounding of a value within float error of a half level
+    diff = np.abs(got.astype(np.float64) - want)
+    assert diff.max() <= 1 and (diff == 0).mean() >= 0.9, diff
 
     p2p = tmp_path / "p2p"
     assert main(["train", "--model", "pix2pix", "--data", "edges2mnist", "--data-root", str(fake_mnist), "--split",
