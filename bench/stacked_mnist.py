@@ -65,6 +65,17 @@ VARIANTS["best-12k-cat1000"] = ({**VARIANTS["best-12k"][0], "latent_categories":
                                 "best-12k with a 1000-way categorical code in G's latent (--latent-categories 1000)")
 VARIANTS["best-12k-cat3000"] = ({**VARIANTS["best-12k"][0], "latent_categories": 3000},
                                 "best-12k with a 3000-way categorical code (three categories per mode)")
+#: the R3GAN objective (rpgan + R1 + R2, gamma 0.1: the best row of the 1,000-step ablation in
+#: bench/ablation.py) in place of hinge in the best-w64 recipe, with and without spectral norm in D
+RPGAN = {"loss": "rpgan", "r1_gamma": 0.1, "r2_gamma": 0.1}
+VARIANTS["best-w64-rpgan"] = ({**VARIANTS["best-w64"][0], **RPGAN, "spectral_norm": False},
+                              "best-w64 with rpgan + R1 + R2 (gamma 0.1) in place of spectral norm + hinge")
+VARIANTS["best-w64-rpgan-sn"] = ({**VARIANTS["best-w64"][0], **RPGAN},
+                                 "best-w64 with rpgan + R1 + R2 (gamma 0.1) in place of hinge; spectral norm kept")
+#: the two at a 16,000-step budget, side by side (what one session's CPU time allows)
+VARIANTS["best-w64-16k"] = ({**VARIANTS["best-w64"][0], "steps": 16000}, "best-w64 at 16,000 steps")
+VARIANTS["best-w64-rpgan-16k"] = ({**VARIANTS["best-w64-rpgan"][0], "steps": 16000},
+                                  "best-w64-rpgan at 16,000 steps")
 DEFAULT_VARIANTS = ("dcgan", "dcgan-ema", "pacdcgan2", "pacdcgan2-ema", "sn-hinge")
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32, log_every=2, num_points=2000)
 #: Lin et al. 2018 (PacGAN), Table 2: the VEEGAN setting (DCGAN with 4 conv layers in D, 128,000
