@@ -66,12 +66,10 @@ VARIANTS["best-12k-cat1000"] = ({**VARIANTS["best-12k"][0], "latent_categories":
 VARIANTS["best-12k-cat3000"] = ({**VARIANTS["best-12k"][0], "latent_categories": 3000},
                                 "best-12k with a 3000-way categorical code (three categories per mode)")
 #: the R3GAN objective (rpgan + R1 + R2, gamma 0.1: the best row of the 1,000-step ablation in
-#: bench/ablation.py) in place of hinge in the best-w64 recipe, with and without spectral norm in D
+#: bench/ablation.py) in place of spectral norm + hinge in the best-w64 recipe
 RPGAN = {"loss": "rpgan", "r1_gamma": 0.1, "r2_gamma": 0.1}
 VARIANTS["best-w64-rpgan"] = ({**VARIANTS["best-w64"][0], **RPGAN, "spectral_norm": False},
                               "best-w64 with rpgan + R1 + R2 (gamma 0.1) in place of spectral norm + hinge")
-VARIANTS["best-w64-rpgan-sn"] = ({**VARIANTS["best-w64"][0], **RPGAN},
-                                 "best-w64 with rpgan + R1 + R2 (gamma 0.1) in place of hinge; spectral norm kept")
 #: the two at a 16,000-step budget, side by side (what one session's CPU time allows)
 VARIANTS["best-w64-16k"] = ({**VARIANTS["best-w64"][0], "steps": 16000}, "best-w64 at 16,000 steps")
 VARIANTS["best-w64-rpgan-16k"] = ({**VARIANTS["best-w64-rpgan"][0], "steps": 16000},

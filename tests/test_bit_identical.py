@@ -11,9 +11,9 @@ family). Each hash was recorded twice on 2026-12-02 on an AVX-512 AMD EPYC: with
 Adam) and with the code of this test's commit; the two agreed on every family. Four of the seven
 (dcgan-digits, cgan-mnist, wgan-gp, cyclegan) are also what an AVX2-only EPYC (Zen 3) gave with no pinning
 at all; the other three differ from those, presumably where MKL's COMPATIBLE branch rounds otherwise
-than its AMD path. A change that alters
-the arithmetic of any game, objective, regulariser or model — or the order of random draws — changes a
-hash. CPU runs are bit-identical for the same seed and the same thread count (docs/reliability.md).
+than its AMD path. A change that alters the arithmetic of any game, objective, regulariser or model — or
+the order of random draws — changes a hash. CPU runs are bit-identical for the same seed and the same
+thread count (docs/reliability.md).
 """
 from __future__ import annotations
 

@@ -104,22 +104,20 @@ def test_dcgan_bf16_step_as_accurate_as_onednn(monkeypatch):
     (1.1x) the oneDNN bf16 path's. One tensor at a time the two errors are noise of bf16 rounding
     (0.01-0.27 each; either path is the worse on some tensors, and which depends on the CPU's kernels:
     oneDNN emulates bf16 where the CPU lacks it), so the claim is about the whole step."""
+    def grads(G, D, z, enabled, bf16=True):
+        monkeypatch.setattr(smallconv, "ENABLED", enabled)
+        G.zero_grad(), D.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss = D(G(z)).float().square().mean()
+        loss.backward()
+        return [p.grad.clone() for p in (*G.parameters(), *D.parameters())]
+
     fast_err, onednn_err = [], []
     for seed in range(3):
         torch.manual_seed(seed)
-        G, D = DCGANGenerator(1, 32, z_dim=16, width=8), DCGANDiscriminator(1, 32, width=8)
-        z = torch.randn(8, 16)
-
-        def grads(enabled, bf16=True):
-            monkeypatch.setattr(smallconv, "ENABLED", enabled)
-            G.zero_grad(), D.zero_grad()
-            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                loss = D(G(z)).float().square().mean()
-            loss.backward()
-            return [p.grad.clone() for p in (*G.parameters(), *D.parameters())]
-
-        exact = grads(False, bf16=False)
-        for fast, onednn, truth in zip(grads(True), grads(False), exact):
+        nets = DCGANGenerator(1, 32, z_dim=16, width=8), DCGANDiscriminator(1, 32, width=8), torch.randn(8, 16)
+        exact = grads(*nets, False, bf16=False)
+        for fast, onednn, truth in zip(grads(*nets, True), grads(*nets, False), exact):
             fast_err.append(float((fast - truth).norm() / truth.norm()))
             onednn_err.append(float((onednn - truth).norm() / truth.norm()))
     assert len(fast_err) == 54 and max(fast_err) < 0.4       # bf16 rounding, not a wrong gradient
