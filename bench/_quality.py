@@ -55,7 +55,9 @@ def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, c
 
     The row is also kept in ``run_dir/bench.json``; with ``reuse``, a run whose bench.json was made
     with the same config, evaluator and protocol is read back instead of trained again (to resume
-    an interrupted benchmark, or to assemble one table from runs trained by parallel invocations).
+    an interrupted benchmark, or to assemble one table from runs trained by parallel invocations),
+    and a run killed part-way (a checkpoint, no bench.json) with the same config resumes from its
+    latest checkpoint, exactly, its wall time carried over (long runs across sessions).
     ``callbacks``: ``fn(trainer)`` after every generator step (``Trainer.callbacks``).
     """
     from gankit.metrics.features import LeNetExtractor
@@ -67,7 +69,8 @@ def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, c
         saved = json.loads(record.read_text())
         if _same_key(saved.get("key", {}), key):
             return {**saved["result"], "reused": True}
-    trainer = Trainer(cfg, run_dir, overwrite=True)
+    resume = reuse and _resumable(run_dir, cfg)
+    trainer = Trainer(cfg, run_dir, resume=resume, overwrite=not resume)
     trainer.callbacks.extend(callbacks)
     summary = trainer.train()
     if summary["stopped_early"]:  # Ctrl-C / SIGTERM: stop the benchmark, do not score a partial run
@@ -79,9 +82,18 @@ def train_and_evaluate(cfg, run_dir: Path, evaluator, *, n: int, metrics: str, c
     return row
 
 
+#: config fields that do not change what a run trains (how often it is saved), left out of the key
+BOOKKEEPING = ("checkpoint_every", "keep_checkpoints")
+
+
+def _results_config(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in BOOKKEEPING}
+
+
 def _same_key(saved: dict, key: dict) -> bool:
     """The saved run's key equals ``key`` once its config is read with today's defaults (a config
-    field added since, at its default value, changes nothing about that run)."""
+    field added since, at its default value, changes nothing about that run) and without the
+    ``BOOKKEEPING`` fields."""
     from gankit import TrainConfig
     from gankit.errors import ConfigError
 
@@ -89,7 +101,21 @@ def _same_key(saved: dict, key: dict) -> bool:
         config = TrainConfig.from_dict(saved["config"]).to_dict()
     except (KeyError, TypeError, ConfigError):
         return False
-    return {**saved, "config": config} == key
+    return ({**saved, "config": _results_config(config)} == {**key, "config": _results_config(key["config"])})
+
+
+def _resumable(run_dir: Path, cfg) -> bool:
+    """``run_dir`` holds a checkpoint of a run of exactly ``cfg`` that has not finished."""
+    from gankit.errors import GankitError
+    from gankit.runs import Run
+
+    run = Run(run_dir)
+    try:
+        if not run.is_run() or run.latest_checkpoint() is None:
+            return False
+        return run.config().to_dict() == cfg.to_dict()
+    except GankitError:
+        return False
 
 
 def add_common_args(ap, name: str, n: int, n_quick: int) -> None:

@@ -70,6 +70,9 @@ VARIANTS["best-12k-cat3000"] = ({**VARIANTS["best-12k"][0], "latent_categories":
 RPGAN = {"loss": "rpgan", "r1_gamma": 0.1, "r2_gamma": 0.1}
 VARIANTS["best-w64-rpgan"] = ({**VARIANTS["best-w64"][0], **RPGAN, "spectral_norm": False},
                               "best-w64 with rpgan + R1 + R2 (gamma 0.1) in place of spectral norm + hinge")
+for _seed in (1, 2):
+    VARIANTS[f"best-w64-rpgan-seed{_seed}"] = ({**VARIANTS["best-w64-rpgan"][0], "seed": _seed},
+                                              f"best-w64-rpgan with seed {_seed}")
 #: the two at a 16,000-step budget, side by side (what one session's CPU time allows)
 VARIANTS["best-w64-16k"] = ({**VARIANTS["best-w64"][0], "steps": 16000}, "best-w64 at 16,000 steps")
 VARIANTS["best-w64-rpgan-16k"] = ({**VARIANTS["best-w64-rpgan"][0], "steps": 16000},
@@ -98,7 +101,7 @@ def config(variant: str, steps: int, data_root: Path, quick: bool):
 
     cfg = TrainConfig.from_preset(PRESET)
     run = dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
-               checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
+               checkpoint_every=2000, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
     changes = {k: v for k, v in VARIANTS[variant][0].items() if not (quick and k == "steps")}  # quick: its steps
     return cfg.replace(**{**run, **changes, **(QUICK if quick else {})})
 

@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+import torch
 from conftest import SHARED_MNIST
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,3 +113,32 @@ def test_stacked_mnist_best_preset_is_the_benchmarked_recipe():
     # the preset asks for bf16 where the hardware has it (the benchmark's machine did), fp32 elsewhere
     assert differ == {"amp"} and (preset.amp, bench.amp) == ("auto", "bf16"), differ
     assert (preset.g_width, preset.d_width, preset.steps, preset.loss) == (64, 64, 45000, "hinge")
+
+
+def test_a_benchmark_run_killed_part_way_resumes_exactly_with_reuse(tmp_path):
+    """A long benchmark run spans sessions: killed after a checkpoint, ``--reuse`` resumes it from there
+    (same weights as one uninterrupted run); a run of another config in the folder is not resumed."""
+    import pytest
+    from safetensors.torch import load_file
+
+    from bench._quality import _resumable, mnist_evaluator, train_and_evaluate
+
+    evaluator, _ = mnist_evaluator(None, SHARED_MNIST, quick=True)
+    cfg = stacked_mnist.config("best", 6, SHARED_MNIST, quick=True).replace(checkpoint_every=2)
+    straight = train_and_evaluate(cfg, tmp_path / "straight", evaluator, n=200, metrics="modes")
+
+    def killed_at_step_3(trainer):  # after the step-2 checkpoint, before the next: as a SIGKILL would
+        if trainer.step == 3:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train_and_evaluate(cfg, tmp_path / "killed", evaluator, n=200, metrics="modes", callbacks=[killed_at_step_3])
+    assert _resumable(tmp_path / "killed", cfg) and not _resumable(tmp_path / "killed", cfg.replace(seed=1))
+    steps_seen = []
+    resumed = train_and_evaluate(cfg, tmp_path / "killed", evaluator, n=200, metrics="modes", reuse=True,
+                                 callbacks=[lambda t: steps_seen.append(t.step)])
+    assert steps_seen == [3, 4, 5, 6]  # from the step-2 checkpoint, not from scratch
+    assert resumed["steps"] == straight["steps"] == 6 and resumed["class_kl"] == straight["class_kl"]
+    for role in ("generator", "generator_ema", "discriminator"):
+        a, b = (load_file(tmp_path / d / f"{role}.safetensors") for d in ("straight", "killed"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), role
