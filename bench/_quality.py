@@ -101,11 +101,12 @@ def _same_key(saved: dict, key: dict) -> bool:
         config = TrainConfig.from_dict(saved["config"]).to_dict()
     except (KeyError, TypeError, ConfigError):
         return False
-    return ({**saved, "config": _results_config(config)} == {**key, "config": _results_config(key["config"])})
+    return {**saved, "config": _results_config(config)} == {**key, "config": _results_config(key["config"])}
 
 
 def _resumable(run_dir: Path, cfg) -> bool:
-    """``run_dir`` holds a checkpoint of a run of exactly ``cfg`` that has not finished."""
+    """``run_dir`` holds a checkpoint of a run of ``cfg`` (up to the ``BOOKKEEPING`` fields, which a
+    resume may change); the caller asks only when no finished result (bench.json) matches."""
     from gankit.errors import GankitError
     from gankit.runs import Run
 
@@ -113,7 +114,7 @@ def _resumable(run_dir: Path, cfg) -> bool:
     try:
         if not run.is_run() or run.latest_checkpoint() is None:
             return False
-        return run.config().to_dict() == cfg.to_dict()
+        return _results_config(run.config().to_dict()) == _results_config(cfg.to_dict())
     except GankitError:
         return False
 
