@@ -1,15 +1,19 @@
 """Limited data: DiffAugment and ADA against no augmentation (issue 17).
 
     OMP_NUM_THREADS=1 python -m bench limited_data [--quick] [--steps N] [--seeds 0,1,2] [--reuse]
-        [--sets mnist-1000,mnist-100,digits] [--evaluator DIR] [--data-root DIR] [--no-write]
+        [--sets mnist-1000,mnist-100,digits,mnist-full] [--recipes dcgan,sn-hinge,cgan,cgan-sn] [--title T]
+        [--evaluator DIR] [--data-root DIR] [--no-write]
 
-DCGAN (the ``dcgan-mnist`` / ``dcgan-digits`` presets, widths 32) trained for the same number of
-generator steps with ``--augment none``, ``diffaug`` (Zhao et al. 2020: color,translation,cutout) and
-``ada`` (Karras et al. 2020, target 0.6, interval 4, ``ada_kimg`` scaled to the run) on
+A recipe (``RECIPES``: DCGAN, the ``dcgan-mnist`` / ``dcgan-digits`` presets at widths 32, or a variant:
+spectral norm + hinge, the class-conditional cGAN) trained for the same number of generator steps with
+``--augment none``, ``diffaug`` (Zhao et al. 2020: color,translation,cutout; ``diffaug-t``: translation
+alone) and ``ada`` (Karras et al. 2020, target 0.6, interval 4, ``ada_kimg`` scaled to the run) on
 
 - ``mnist-1000``: a class-balanced 1,000-digit subset of the MNIST *test* split (``--train-subset 1000``),
 - ``digits``: scikit-learn's 1,797 bundled 8x8 digits (upsampled to 16x16),
 - ``mnist-100``: 100 digits (10 per class) of the test split, for the memorisation check,
+- ``mnist-full``: all 10,000 digits of the test split, without augmentation only: the control that says
+  how much of the 1,000-digit run's FD is owed to the lack of data, i.e. what augmentation could win back,
 
 each evaluated with ``gankit.metrics.evaluate_run`` (lenet-feature FD and KID, precision/recall) against
 the *full* split the subset was drawn from (10,000 test digits; the 1,797 digits). During each run the FD of
@@ -37,16 +41,30 @@ from bench._quality import (QUIET, add_common_args, fixed, fmt, mnist_evaluator,
 
 SECTION = "Limited data: DiffAugment and ADA (issue 17)"
 STEPS = 1500
-AUGS = {"none": {}, "diffaug": {"augment": "diffaug"}, "ada": {"augment": "ada"}}
+AUGS = {"none": {}, "diffaug": {"augment": "diffaug"}, "ada": {"augment": "ada"},
+        "diffaug-t": {"augment": "diffaug", "augment_policy": "translation"}}  # DiffAugment's translation alone
+CONTROL = "mnist-full"  # trained without augmentation only
 SETS = {  # name -> (preset, changes)
     "mnist-1000": ("dcgan-mnist", {"data": "mnist", "split": "test", "train_subset": 1000}),
     "mnist-100": ("dcgan-mnist", {"data": "mnist", "split": "test", "train_subset": 100}),
     "digits": ("dcgan-digits", {"data": "digits"}),
+    "mnist-full": ("dcgan-mnist", {"data": "mnist", "split": "test"}),  # all 10,000: the gap augmentation can close
 }
 COMMON = dict(g_width=32, d_width=32, batch_size=64, ema_decay=0.995)
-#: the recipes: changes over the DCGAN presets. sn-hinge: the D of gankit's best 28 px recipe
-#: (presets/stacked-mnist-best.yaml: spectral norm and the hinge loss, Miyato et al. 2018) at these widths
-RECIPES = {"dcgan": {}, "sn-hinge": {"loss": "hinge", "spectral_norm": True}}
+#: the recipes: changes over the DCGAN presets (and how the report names them)
+RECIPES = {"dcgan": {}, "sn-hinge": {"loss": "hinge", "spectral_norm": True},
+           "cgan": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat"},
+           "cgan-sn": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat", "loss": "hinge",
+                       "spectral_norm": True}}
+RECIPE_TEXT = {
+    "dcgan": "`dcgan` (presets `dcgan-mnist` / `dcgan-digits`)",
+    "sn-hinge": "`sn-hinge` (the DCGAN with spectral norm in D, no batch norm there, and the hinge loss: the D of "
+                "gankit's best 28 px recipe `stacked-mnist-best`; Miyato et al. 2018)",
+    "cgan": "`cgan` (the class-conditional GAN of preset `cgan-mnist`, Mirza & Osindero 2014: DCGAN backbone, "
+            "label concatenated to z and to D's input; gankit's best MNIST recipe by FD, section \"MNIST (test "
+            "split) quality by model and objective\")",
+    "cgan-sn": "`cgan-sn` (that cGAN with spectral norm in D, no batch norm there, and the hinge loss)",
+}
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32)
 METRICS = "fid,kid,pr"
 #: the papers' rows (FID; DiffAugment: StyleGAN2, Zhao et al. 2020, Tables 2 and 5; ADA: Karras et al. 2020, Fig. 11)
@@ -165,29 +183,31 @@ def augmentation_cost(data_root: Path, quick: bool, rounds: int = 3, steps: int 
     return best
 
 
-def figures(results, images: Path) -> dict[str, Path]:
+def figures(results, images: Path, prefix: str = "") -> dict[str, Path]:
+    """The FD curve (with D's real/fake gap) and ADA's p, of the seed-0 runs; file names start with
+    ``limited-<prefix>``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     paths = {}
     rows = {(r["set"], r["augment"], r["seed"]): r for r in results}
-    seed0 = [rows[k] for k in (("mnist-1000", a, 0) for a in AUGS) if k in rows]
+    seed0 = [rows[k] for k in (*(("mnist-1000", a, 0) for a in AUGS), (CONTROL, "none", 0)) if k in rows]
     if seed0:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
         for r in seed0:
             if r["curve"]:
                 s, f = zip(*r["curve"])
-                a1.plot(s, f, marker="o", label=r["augment"])
+                a1.plot(s, f, marker="o", label=label(r))
             m = metrics_rows(Path(r["run"]))
-            a2.plot([v["step"] for v in m], [v["d_real"] - v["d_fake"] for v in m], label=r["augment"])
+            a2.plot([v["step"] for v in m], [v["d_real"] - v["d_fake"] for v in m], label=label(r))
         a1.set(xlabel="generator step", ylabel="lenet FD (1,000 samples)", title="FD over training, 1,000 digits")
         a1.set_yscale("log")
         a2.set(xlabel="generator step", ylabel="D(x) - D(G(z))", title="D's real/fake gap")
         for a in (a1, a2):
             a.legend()
         fig.tight_layout()
-        paths["curve"] = images / "limited-fd-curve.png"
+        paths["curve"] = images / f"limited-{prefix}fd-curve.png"
         fig.savefig(paths["curve"], dpi=100)
         plt.close(fig)
     ada = rows.get(("mnist-1000", "ada", 0))
@@ -200,10 +220,15 @@ def figures(results, images: Path) -> dict[str, Path]:
         ax.set(xlabel="generator step", title="ADA on 1,000 digits (seed 0)", ylim=(-0.05, 1.05))
         ax.legend()
         fig.tight_layout()
-        paths["ada"] = images / "limited-ada-p.png"
+        paths["ada"] = images / f"limited-{prefix}ada-p.png"
         fig.savefig(paths["ada"], dpi=100)
         plt.close(fig)
     return paths
+
+
+def label(r: dict) -> str:
+    """A run's name in the figures: its augmentation, or the control's data."""
+    return "all 10,000 digits, none" if r["set"] == CONTROL else r["augment"]
 
 
 def memorisation(results, extractor, images: Path) -> dict[str, dict]:
@@ -246,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ada-kimg", type=float, default=None,
                     help=f"ADA's speed (default: p can cross [0, 1] in {ADA_RUN_FRACTION:.0%} of the run's images)")
     ap.add_argument("--digits-evaluator", default=None)
+    ap.add_argument("--title", default=SECTION, help=f"the docs section's heading (default: {SECTION})")
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="start no new run after this many minutes; report the runs done (resume with --reuse)")
     add_common_args(ap, "limited_data", 2000, 200)
@@ -274,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         order += [(recipe, n, s) for s in rseeds[1:] for n in rsets if n != "mnist-100"]
     results, skipped = [], []
     for recipe, name, seed in order:
-        for aug in [a for a in args.augs.split(",") if a]:
+        for aug in [a for a in args.augs.split(",") if a and (name != CONTROL or a == "none")]:
             if args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes:
                 skipped.append(f"{recipe}/{name}/{aug}/seed {seed}")
                 continue
@@ -284,14 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     print("seconds per step: " + ", ".join(f"{a} {v * 1000:.1f} ms" for a, v in cost.items()), flush=True)
     first = [r for r in results if r["recipe"] == recipes[0]]  # the figures and the 100-digit check
     mem = memorisation(first, evaluators["mnist"][0], images)
-    figs = figures(first, images)
+    figs = figures(first, images, "" if recipes[0] == "dcgan" else f"{recipes[0]}-")
     text = report(results, recipes, args.d_width, args.ada_kimg, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, time.perf_counter() - t0)
     if skipped:
         text += (f"\n\nNot run within --max-minutes {args.max_minutes:g} (resume with --reuse): "
                  + ", ".join(skipped) + ".")
     print(text)
     if doc is not None:
-        write_section(doc, SECTION, text)
+        write_section(doc, args.title, text)
         print(f"wrote {doc}")
     return 0
 
@@ -306,6 +332,23 @@ def summary(results, recipe, name):
             rows[aug] = {k: [r[k] for r in rs if r.get(k) is not None] for k in ("fid", "kid", "precision", "recall")}
             rows[aug]["seeds"] = len(rs)
     return rows
+
+
+def control_line(results, recipe: str) -> str:
+    """What the 1,000-digit runs lose to the lack of data: the un-augmented FD on all 10,000 digits (the
+    control) beside the un-augmented and the best augmented FD on the 1,000, and the FD the target asks for."""
+    small, full = summary(results, recipe, "mnist-1000"), summary(results, recipe, CONTROL)
+    if "none" not in small:
+        return ""
+    base, ctrl = statistics.mean(small["none"]["fid"]), statistics.mean(full["none"]["fid"])
+    return (f"Control ({recipe}): the same recipe on all 10,000 digits, without augmentation, reaches FD "
+            f"{mean_sd(full['none']['fid'])} ({full['none']['seeds']} seed(s)), {abs(1 - ctrl / base):.0%} "
+            f"{'below' if ctrl <= base else 'above'} the "
+            f"un-augmented 1,000-digit runs' {fmt(base, 3)}: that gap is what the lack of data costs this recipe "
+            f"at this budget. The target asks the augmented 1,000-digit runs for FD {fmt(base * (1 - TARGET), 3)}, "
+            f"{'below' if base * (1 - TARGET) < ctrl else 'above'} the control's: "
+            + ("augmentation would have to beat training on ten times the data." if base * (1 - TARGET) < ctrl
+               else "within what ten times the data buys.") + "\n")
 
 
 def leak_line(results) -> str:
@@ -336,13 +379,16 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, 
     kimg_text = (f"`ada_kimg` {kimg:g}" if kimg else f"`ada_kimg` {ada_kimg(steps):g}, so p can rise from 0 to 1 at "
                  f"most once in the run ({ADA_RUN_FRACTION:g} of its {steps * 64:,} real images) and passes 0.8 "
                  "only if r_t stays above the target for most of it")
-    lines += [f"Recipes: `dcgan` (presets `dcgan-mnist` / `dcgan-digits`) and `sn-hinge` (the same with spectral norm "
-              "in D and the hinge loss, the D of gankit's best 28 px recipe `stacked-mnist-best`; Miyato et al. 2018), "
-              f"both with {', '.join(f'{k} {v}' for k, v in common.items())}; "
-              f"**{steps} generator steps** per run, `--augment none | diffaug | ada` (ADA: target 0.6, interval 4, "
+    used = [a for a in AUGS if any(r["augment"] == a for r in results)]
+    lines += [f"Recipes: {'; '.join(RECIPE_TEXT[r] for r in recipes)}; "
+              f"all with {', '.join(f'{k} {v}' for k, v in common.items())}; "
+              f"**{steps} generator steps** per run, `--augment {' | '.join(used)}` "
+              + ("(`diffaug-t`: DiffAugment's translation alone) " if "diffaug-t" in used else "")
+              + "(ADA: target 0.6, interval 4, "
               f"{kimg_text}; the paper's 500 kimg is 2% of its 25M-image runs). Data: a class-balanced 1,000-digit subset of the MNIST **test split** "
               "(`--data mnist --split test --train-subset 1000`), the 1,797 bundled digits (16x16), and 100 digits "
-              "of the test split (10 per class). Evaluation: `evaluate_run` with 2,000 EMA samples, lenet-feature FD "
+              "of the test split (10 per class); the control `mnist-full`: all 10,000 digits of the test split, "
+              "without augmentation. Evaluation: `evaluate_run` with 2,000 EMA samples, lenet-feature FD "
               "and KID and precision/recall (k = 3) against the *full* split the subset was drawn from (10,000 test "
               f"digits; all 1,797 digits). Evaluators: MNIST {mnist_text}; digits {digits_text}. "
               "Mean ± standard deviation over the seeds.", ""]
@@ -365,6 +411,7 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, 
         lines += [f"Target (FD at least {TARGET:.0%} lower with augmentation on the 1,000-digit subset): {verdict}; "
                   f"the best is {best}, FD {abs(gains[best]):.0%} {'lower' if gains[best] >= 0 else 'higher'} than "
                   f"none (FD change: {', '.join(f'{a} {-g:+.0%}' for a, g in gains.items())}).", ""]
+    lines += [control_line(results, recipe) for recipe in recipes if summary(results, recipe, CONTROL)]
     lines += ["The papers' rows (FID, Inception features; not comparable with lenet FD, only the relative gain is):", "",
               table(["method", "setting", "FID without", "FID with", "change"],
                     [[m, s, f"{a:.2f}", f"{b:.2f}", f"{b / a - 1:+.0%}"] for m, s, a, b in PAPERS], right_from=2), ""]

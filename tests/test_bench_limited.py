@@ -1,0 +1,46 @@
+"""Smoke test of bench/limited_data.py's quick variant: the cGAN recipe on 1,000 digits of the real MNIST test
+split with and without DiffAugment, and the un-augmented control on all 10,000 digits; the runs' data and
+augmentation, the docs section with its control line and its own figure. Not a quality gate."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import SHARED_MNIST
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import limited_data  # noqa: E402
+
+
+def test_limited_data_quick_with_the_full_data_control(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Other\n\nkept\n")
+    title = "Limited data: the cGAN recipe"
+    status = limited_data.main(["--quick", "--recipes", "cgan", "--sets", "mnist-1000,mnist-full", "--seeds", "0",
+                                "--augs", "none,diffaug", "--data-root", str(SHARED_MNIST),
+                                "--out", str(tmp_path / "runs"), "--doc", str(doc), "--title", title])
+    assert status == 0
+    results = json.loads((tmp_path / "runs" / "results.json").read_text())
+    # the control (all 10,000 digits) is trained without augmentation only
+    assert [(r["recipe"], r["set"], r["augment"]) for r in results] == [
+        ("cgan", "mnist-1000", "none"), ("cgan", "mnist-1000", "diffaug"), ("cgan", "mnist-full", "none")]
+    for r in results:
+        cfg = json.loads((Path(r["run"]) / "config.json").read_text())["config"]
+        assert cfg["model"] == "cgan" and cfg["conditioning"] == "concat" and cfg["steps"] == 20
+        assert cfg["train_subset"] == (1000 if r["set"] == "mnist-1000" else None)
+        assert cfg["augment"] == ("diffaug" if r["augment"] == "diffaug" else "none")
+        assert r["fid"] > 0 and len(r["curve"]) == 20  # the FD curve: every step of a 20-step run
+    text = doc.read_text()
+    assert "## Other\n\nkept" in text  # other sections untouched
+    section = text.split(f"## {title}\n", 1)[1]
+    assert "`cgan` (the class-conditional GAN of preset `cgan-mnist`" in section
+    assert "Control (cgan): the same recipe on all 10,000 digits, without augmentation, reaches FD" in section
+    ctrl = next(r["fid"] for r in results if r["set"] == "mnist-full")
+    assert f"reaches FD {limited_data.fmt(ctrl, 3)} (1 seed(s))" in section
+    # the figure is the recipe's own: the DCGAN sections' figures are not overwritten
+    assert "![FD over training](images/limited-cgan-fd-curve.png)" in section
+    assert (tmp_path / "images" / "limited-cgan-fd-curve.png").stat().st_size > 1000
+    assert not (tmp_path / "images" / "limited-fd-curve.png").exists()
