@@ -55,7 +55,8 @@ COMMON = dict(g_width=32, d_width=32, batch_size=64, ema_decay=0.995)
 RECIPES = {"dcgan": {}, "sn-hinge": {"loss": "hinge", "spectral_norm": True},
            "cgan": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat"},
            "cgan-sn": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat", "loss": "hinge",
-                       "spectral_norm": True}}
+                       "spectral_norm": True},
+           "cgan-nobn": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat", "d_norm": "none"}}
 RECIPE_TEXT = {
     "dcgan": "`dcgan` (presets `dcgan-mnist` / `dcgan-digits`)",
     "sn-hinge": "`sn-hinge` (the DCGAN with spectral norm in D, no batch norm there, and the hinge loss: the D of "
@@ -64,6 +65,7 @@ RECIPE_TEXT = {
             "label concatenated to z and to D's input; gankit's best MNIST recipe by FD, section \"MNIST (test "
             "split) quality by model and objective\")",
     "cgan-sn": "`cgan-sn` (that cGAN with spectral norm in D, no batch norm there, and the hinge loss)",
+    "cgan-nobn": "`cgan-nobn` (that cGAN without batch norm in D)",
 }
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32)
 METRICS = "fid,kid,pr"
@@ -161,6 +163,22 @@ def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, rec
     print(f"{recipe:8s} {name:10s} {aug:8s} seed {seed}  FD {fmt(r.get('fid'), 4):>6s}  KID {fmt(r.get('kid'), 3)}  "
           f"P {fixed(r.get('precision'))} R {fixed(r.get('recall'))}  train {r['train_s']:.0f} s", flush=True)
     return r
+
+
+def real_floors(extractor, data_root: Path, quick: bool, n: int) -> dict[str, float]:
+    """FD against the full test split of real digits: the 1,000-digit training subset itself (what a generator
+    that reproduced its training set exactly would score, up to sample size) and ``n`` random digits of the
+    full split (the floor of an evaluation with ``n`` samples)."""
+    import torch
+    from gankit.data import load_dataset, training_data
+    from gankit.metrics.frechet import fid_from_features
+
+    cfg = config("mnist-1000", "none", 0, 1, data_root, quick)
+    full = load_dataset(cfg.replace(train_subset=None)).all_images()
+    ref = extractor.extract(full)["features"]
+    pick = torch.randperm(len(full), generator=torch.Generator().manual_seed(0))[:n]
+    return {"subset": fid_from_features(ref, extractor.extract(training_data(cfg).all_images())["features"]),
+            "full_n": fid_from_features(ref, extractor.extract(full[pick])["features"]), "n": n}
 
 
 def augmentation_cost(data_root: Path, quick: bool, rounds: int = 3, steps: int = 30) -> dict[str, float]:
@@ -310,8 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     print("seconds per step: " + ", ".join(f"{a} {v * 1000:.1f} ms" for a, v in cost.items()), flush=True)
     first = [r for r in results if r["recipe"] == recipes[0]]  # the figures and the 100-digit check
     mem = memorisation(first, evaluators["mnist"][0], images)
+    floors = (real_floors(evaluators["mnist"][0], data_root, quick, args.n or (200 if quick else 2000))
+              if any(r["set"] == "mnist-1000" for r in results) else None)
     figs = figures(first, images, "" if recipes[0] == "dcgan" else f"{recipes[0]}-")
-    text = report(results, recipes, args.d_width, args.ada_kimg, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, time.perf_counter() - t0)
+    text = report(results, recipes, args.d_width, args.ada_kimg, cost, mem, figs, floors, steps, mnist_text,
+                  digits_text, doc, argv, time.perf_counter() - t0)
     if skipped:
         text += (f"\n\nNot run within --max-minutes {args.max_minutes:g} (resume with --reuse): "
                  + ", ".join(skipped) + ".")
@@ -371,7 +392,7 @@ def mean_sd(v: list[float], digits: int = 3) -> str:
     return fmt(statistics.mean(v), digits) + (f" ± {fmt(statistics.stdev(v), 2)}" if len(v) > 1 else "")
 
 
-def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, digits_text, doc, argv, total_s) -> str:
+def report(results, recipes, d_width, kimg, cost, mem, figs, floors, steps, mnist_text, digits_text, doc, argv, total_s) -> str:
     command = "OMP_NUM_THREADS=1 python -m bench limited_data" + "".join(f" {a}" for a in (argv or []))
     rel = (lambda p: Path(p).resolve().relative_to(doc.resolve().parent).as_posix()) if doc else str
     lines = [*opening(command, results), ""]
@@ -412,6 +433,10 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, steps, mnist_text, 
                   f"the best is {best}, FD {abs(gains[best]):.0%} {'lower' if gains[best] >= 0 else 'higher'} than "
                   f"none (FD change: {', '.join(f'{a} {-g:+.0%}' for a, g in gains.items())}).", ""]
     lines += [control_line(results, recipe) for recipe in recipes if summary(results, recipe, CONTROL)]
+    if floors:
+        lines += [f"Real digits against the full split, as the runs are measured: the 1,000 training digits themselves "
+                  f"FD {fmt(floors['subset'], 3)}; {floors['n']:,} random digits of the full split FD "
+                  f"{fmt(floors['full_n'], 3)} (the floor of a {floors['n']:,}-sample evaluation).", ""]
     lines += ["The papers' rows (FID, Inception features; not comparable with lenet FD, only the relative gain is):", "",
               table(["method", "setting", "FID without", "FID with", "change"],
                     [[m, s, f"{a:.2f}", f"{b:.2f}", f"{b / a - 1:+.0%}"] for m, s, a, b in PAPERS], right_from=2), ""]

@@ -40,6 +40,7 @@ def test_limited_data_quick_with_the_full_data_control(tmp_path):
     assert "Control (cgan): the same recipe on all 10,000 digits, without augmentation, reaches FD" in section
     ctrl = next(r["fid"] for r in results if r["set"] == "mnist-full")
     assert f"reaches FD {limited_data.fmt(ctrl, 3)} (1 seed(s))" in section
+    assert "Real digits against the full split, as the runs are measured: the 1,000 training digits themselves FD" in section
     # the figure is the recipe's own: the DCGAN sections' figures are not overwritten
     assert "![FD over training](images/limited-cgan-fd-curve.png)" in section
     assert (tmp_path / "images" / "limited-cgan-fd-curve.png").stat().st_size > 1000
