@@ -249,7 +249,7 @@ def label(r: dict) -> str:
     return "all 10,000 digits, none" if r["set"] == CONTROL else r["augment"]
 
 
-def memorisation(results, extractor, images: Path) -> dict[str, dict]:
+def memorisation(results, extractor, images: Path, prefix: str = "") -> dict[str, dict]:
     """The 100-digit runs: a sample grid each, and the nearest-training-image check (pixels, lenet)."""
     import gankit
     from gankit.analysis import memorization
@@ -262,12 +262,12 @@ def memorisation(results, extractor, images: Path) -> dict[str, dict]:
             continue
         G = gankit.load(r["run"])
         samples = G.sample(200, seed=0).cpu()
-        grid = save_image_grid(samples[:64], images / f"limited-100-{r['augment']}.png", nrow=8, scale=1)
+        grid = save_image_grid(samples[:64], images / f"limited-{prefix}100-{r['augment']}.png", nrow=8, scale=1)
         train = training_data(G.config.replace(download=False)).all_images()
         spaces = {"pixels": memorization.pixels, "lenet": lambda x: extractor.extract(x)["features"]}
         check = memorization.memorization_check(samples, train, images, spaces, n_show=12,
-                                                prefix=f"limited-100-nearest-{r['augment']}")
-        out[r["augment"]] = {"grid": grid, "nearest": images / f"limited-100-nearest-{r['augment']}.png",
+                                                prefix=f"limited-{prefix}100-nearest-{r['augment']}")
+        out[r["augment"]] = {"grid": grid, "nearest": images / f"limited-{prefix}100-nearest-{r['augment']}.png",
                              **{k: v for k, v in check["spaces"].items()}}
     return out
 
@@ -327,10 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     cost = augmentation_cost(data_root, quick, steps=5 if quick else 30)
     print("seconds per step: " + ", ".join(f"{a} {v * 1000:.1f} ms" for a, v in cost.items()), flush=True)
     first = [r for r in results if r["recipe"] == recipes[0]]  # the figures and the 100-digit check
-    mem = memorisation(first, evaluators["mnist"][0], images)
+    prefix = "" if recipes[0] == "dcgan" else f"{recipes[0]}-"  # figure names: the DCGAN sections' stay
+    mem = memorisation(first, evaluators["mnist"][0], images, prefix)
     floors = (real_floors(evaluators["mnist"][0], data_root, quick, args.n or (200 if quick else 2000))
               if any(r["set"] == "mnist-1000" for r in results) else None)
-    figs = figures(first, images, "" if recipes[0] == "dcgan" else f"{recipes[0]}-")
+    figs = figures(first, images, prefix)
     text = report(results, recipes, args.d_width, args.ada_kimg, cost, mem, figs, floors, steps, mnist_text,
                   digits_text, doc, argv, time.perf_counter() - t0)
     if skipped:

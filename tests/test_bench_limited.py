@@ -19,18 +19,19 @@ def test_limited_data_quick_with_the_full_data_control(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n## Other\n\nkept\n")
     title = "Limited data: the cGAN recipe"
-    status = limited_data.main(["--quick", "--recipes", "cgan", "--sets", "mnist-1000,mnist-full", "--seeds", "0",
+    status = limited_data.main(["--quick", "--recipes", "cgan", "--sets", "mnist-1000,mnist-100,mnist-full", "--seeds", "0",
                                 "--augs", "none,diffaug", "--data-root", str(SHARED_MNIST),
                                 "--out", str(tmp_path / "runs"), "--doc", str(doc), "--title", title])
     assert status == 0
     results = json.loads((tmp_path / "runs" / "results.json").read_text())
     # the control (all 10,000 digits) is trained without augmentation only
     assert [(r["recipe"], r["set"], r["augment"]) for r in results] == [
-        ("cgan", "mnist-1000", "none"), ("cgan", "mnist-1000", "diffaug"), ("cgan", "mnist-full", "none")]
+        ("cgan", "mnist-1000", "none"), ("cgan", "mnist-1000", "diffaug"), ("cgan", "mnist-100", "none"),
+        ("cgan", "mnist-100", "diffaug"), ("cgan", "mnist-full", "none")]
     for r in results:
         cfg = json.loads((Path(r["run"]) / "config.json").read_text())["config"]
         assert cfg["model"] == "cgan" and cfg["conditioning"] == "concat" and cfg["steps"] == 20
-        assert cfg["train_subset"] == (1000 if r["set"] == "mnist-1000" else None)
+        assert cfg["train_subset"] == {"mnist-1000": 1000, "mnist-100": 100, "mnist-full": None}[r["set"]]
         assert cfg["augment"] == ("diffaug" if r["augment"] == "diffaug" else "none")
         assert r["fid"] > 0 and len(r["curve"]) == 20  # the FD curve: every step of a 20-step run
     text = doc.read_text()
@@ -41,7 +42,10 @@ def test_limited_data_quick_with_the_full_data_control(tmp_path):
     ctrl = next(r["fid"] for r in results if r["set"] == "mnist-full")
     assert f"reaches FD {limited_data.fmt(ctrl, 3)} (1 seed(s))" in section
     assert "Real digits against the full split, as the runs are measured: the 1,000 training digits themselves FD" in section
-    # the figure is the recipe's own: the DCGAN sections' figures are not overwritten
+    # the figures are the recipe's own: the DCGAN sections' figures are not overwritten
     assert "![FD over training](images/limited-cgan-fd-curve.png)" in section
     assert (tmp_path / "images" / "limited-cgan-fd-curve.png").stat().st_size > 1000
-    assert not (tmp_path / "images" / "limited-fd-curve.png").exists()
+    for aug in ("none", "diffaug"):  # the 100-digit runs' grids and nearest-training-image figures
+        assert f"![{aug}](images/limited-cgan-100-{aug}.png)" in section
+        assert (tmp_path / "images" / f"limited-cgan-100-nearest-{aug}.png").is_file()
+    assert not [p.name for p in (tmp_path / "images").iterdir() if not p.name.startswith("limited-cgan-")]
