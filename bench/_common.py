@@ -81,6 +81,16 @@ def table(header: list[str], rows: list[list], right_from: int | None = None) ->
 
 
 # ---------------------------------------------------------------------------------------- docs/benchmarks.md
+def bench_command(name: str, argv, drop: tuple[str, ...] = ()) -> str:
+    """The command line a section records: this process's OMP_NUM_THREADS (1 if unset), then
+    ``python -m bench name`` and its arguments (shell-quoted; those in ``drop`` left out)."""
+    import shlex
+
+    args = [a for a in (argv or []) if a not in drop]
+    return (f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')} python -m bench {name}"
+            + "".join(f" {shlex.quote(a)}" for a in args))
+
+
 def replace_section(path: Path, heading: str, text: str) -> None:
     """Replace the section of ``path`` that starts with the line ``heading`` (up to the next ``## ``
     heading) by ``text`` (the section, heading included), or append it; other sections stay as they are."""

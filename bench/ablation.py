@@ -40,7 +40,7 @@ from pathlib import Path
 if not __package__:  # python bench/ablation.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, table, write_section  # noqa: E402
+from bench._common import DOCS, bench_command, table, write_section  # noqa: E402
 from bench._quality import (QUIET, add_common_args, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
                             train_and_evaluate)
 
@@ -349,9 +349,7 @@ def d_quarter_report(rows: list[dict], args, argv, ev_text: str) -> str:
 
 # ---------------------------------------------------------------------------------------- main
 def command(suite: str, argv) -> str:
-    given = [a for a in (argv or []) if a != "--reuse"]
-    threads = os.environ.get("OMP_NUM_THREADS", "1")
-    return f"OMP_NUM_THREADS={threads} python -m bench ablation" + "".join(f" {a}" for a in given)
+    return bench_command("ablation", argv, drop=("--reuse",))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ from pathlib import Path
 if not __package__:  # python bench/limited_data.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, EVALUATORS, table, write_section  # noqa: E402
+from bench._common import DOCS, EVALUATORS, bench_command, table, write_section  # noqa: E402
 from bench._quality import (QUIET, add_common_args, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
                             train_and_evaluate)
 
@@ -394,7 +394,7 @@ def mean_sd(v: list[float], digits: int = 3) -> str:
 
 
 def report(results, recipes, d_width, kimg, cost, mem, figs, floors, steps, mnist_text, digits_text, doc, argv, total_s) -> str:
-    command = "OMP_NUM_THREADS=1 python -m bench limited_data" + "".join(f" {a}" for a in (argv or []))
+    command = bench_command("limited_data", argv)
     rel = (lambda p: Path(p).resolve().relative_to(doc.resolve().parent).as_posix()) if doc else str
     lines = [*opening(command, results), ""]
     common = {**COMMON, **({"d_width": d_width} if d_width else {})}

@@ -89,6 +89,14 @@ def test_section_header_and_machine_line():
     assert "(shared" not in _common.machine(shared=False)
 
 
+def test_bench_command_records_the_thread_count_and_quotes_arguments(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert (_common.bench_command("limited_data", ["--title", "A, b (c)", "--reuse", "--steps", "10"], drop=("--reuse",))
+            == "OMP_NUM_THREADS=2 python -m bench limited_data --title 'A, b (c)' --steps 10")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert _common.bench_command("ablation", None) == "OMP_NUM_THREADS=1 python -m bench ablation"
+
+
 def test_speed_benchmarks_share_helpers_not_throughput():
     for module in (gpu_throughput, time_to_quality):
         imported = bench_imports(Path(module.__file__))
