@@ -44,6 +44,11 @@ STEPS = 1500
 AUGS = {"none": {}, "diffaug": {"augment": "diffaug"}, "ada": {"augment": "ada"},
         "diffaug-t": {"augment": "diffaug", "augment_policy": "translation"}}  # DiffAugment's translation alone
 CONTROL = "mnist-full"  # trained without augmentation only
+DATA_TEXT = {"mnist-1000": "a class-balanced 1,000-digit subset of the MNIST **test split** (`--data mnist --split test "
+                           "--train-subset 1000`)",
+             "mnist-100": "100 digits of the test split (10 per class)",
+             "digits": "the 1,797 bundled digits (16x16)",
+             CONTROL: "the control `mnist-full`: all 10,000 digits of the test split, without augmentation"}
 SETS = {  # name -> (preset, changes)
     "mnist-1000": ("dcgan-mnist", {"data": "mnist", "split": "test", "train_subset": 1000}),
     "mnist-100": ("dcgan-mnist", {"data": "mnist", "split": "test", "train_subset": 100}),
@@ -79,6 +84,11 @@ TARGET = 0.60  # FD at least 60% lower with augmentation on mnist-1000
 #: ada_kimg: p can cross [0, 1] in this fraction of a run's real images. 0.2 (p 0 -> 1 in 200 steps of a
 #: 1,000-step run) let DCGAN's early, over-confident D drive p to 1.0 (leaking) before any over-fitting
 ADA_RUN_FRACTION = 1.0
+
+
+def recipe_prefix(recipe: str) -> str:
+    """What a recipe's run folders and figures start with (none for DCGAN, the first recipe)."""
+    return "" if recipe == "dcgan" else f"{recipe}-"
 
 
 def ada_kimg(steps: int, quick: bool = False) -> float:
@@ -151,7 +161,7 @@ def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, rec
     if reference is None:  # the full split's features, once per dataset
         reference = extractor.extract(load_dataset(cfg.replace(train_subset=None)).all_images())["features"]
         evaluators[name.split("-")[0]] = (extractor, reference)
-    prefix = "" if recipe == "dcgan" else f"{recipe}-"
+    prefix = recipe_prefix(recipe)
     run_dir = out / f"{prefix}{name}-{aug}-s{seed}{f'-d{args.d_width}' if args.d_width else ''}"
     curve = FDCurve(extractor, reference, max(steps // 20, 1), 200 if quick else 1000, run_dir / "curve.json")
     r = train_and_evaluate(cfg, run_dir, extractor.model, n=args.n or (200 if quick else 2000), metrics=METRICS,
@@ -165,17 +175,18 @@ def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, rec
     return r
 
 
-def real_floors(extractor, data_root: Path, quick: bool, n: int) -> dict[str, float]:
-    """FD against the full test split of real digits: the 1,000-digit training subset itself (what a generator
-    that reproduced its training set exactly would score, up to sample size) and ``n`` random digits of the
-    full split (the floor of an evaluation with ``n`` samples)."""
+def real_floors(extractor, reference, data_root: Path, quick: bool, n: int) -> dict[str, float]:
+    """FD against the full test split (``reference``: its features, computed here when None) of real digits:
+    the 1,000-digit training subset itself (what a generator that reproduced its training set exactly would
+    score, up to sample size) and ``n`` random digits of the full split (the floor of an evaluation with
+    ``n`` samples; a little optimistic, as they are part of the reference)."""
     import torch
     from gankit.data import load_dataset, training_data
     from gankit.metrics.frechet import fid_from_features
 
     cfg = config("mnist-1000", "none", 0, 1, data_root, quick)
     full = load_dataset(cfg.replace(train_subset=None)).all_images()
-    ref = extractor.extract(full)["features"]
+    ref = reference if reference is not None else extractor.extract(full)["features"]
     pick = torch.randperm(len(full), generator=torch.Generator().manual_seed(0))[:n]
     return {"subset": fid_from_features(ref, extractor.extract(training_data(cfg).all_images())["features"]),
             "full_n": fid_from_features(ref, extractor.extract(full[pick])["features"]), "n": n}
@@ -219,7 +230,7 @@ def figures(results, images: Path, prefix: str = "") -> dict[str, Path]:
                 a1.plot(s, f, marker="o", label=label(r))
             m = metrics_rows(Path(r["run"]))
             a2.plot([v["step"] for v in m], [v["d_real"] - v["d_fake"] for v in m], label=label(r))
-        a1.set(xlabel="generator step", ylabel="lenet FD (1,000 samples)", title="FD over training, 1,000 digits")
+        a1.set(xlabel="generator step", ylabel="lenet FD (1,000 samples)", title="FD over training, 1,000 digits" + (" (and the control)" if any(r["set"] == CONTROL for r in seed0) else ""))
         a1.set_yscale("log")
         a2.set(xlabel="generator step", ylabel="D(x) - D(G(z))", title="D's real/fake gap")
         for a in (a1, a2):
@@ -279,10 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny smoke test; does not touch docs/")
     ap.add_argument("--steps", type=int, default=None, help=f"generator steps per run (default {STEPS}; quick 20)")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--sets", default=",".join(SETS))
-    ap.add_argument("--augs", default=",".join(AUGS), help="augmentations to run (default all: none,diffaug,ada)")
-    ap.add_argument("--recipes", default=",".join(RECIPES),
-                    help="recipes (default dcgan,sn-hinge); the first gets every set, the others --recipe-sets")
+    ap.add_argument("--sets", default="mnist-1000,mnist-100,digits", help=f"of {', '.join(SETS)}")
+    ap.add_argument("--augs", default="none,diffaug,ada", help=f"augmentations to run, of {', '.join(AUGS)}")
+    ap.add_argument("--recipes", default="dcgan,sn-hinge",
+                    help=f"recipes, of {', '.join(RECIPES)}; the first gets every set, the others --recipe-sets")
     ap.add_argument("--recipe-sets", default="mnist-1000", help="sets of the recipes after the first")
     ap.add_argument("--recipe-seeds", default=None, help="seeds of the recipes after the first (default --seeds)")
     ap.add_argument("--d-width", type=int, default=None, help=f"D's width (default {COMMON['d_width']})")
@@ -306,8 +317,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     mnist, mnist_text = mnist_evaluator(args.evaluator, data_root, quick)
-    digits, digits_text = digits_evaluator(args.digits_evaluator, quick)
-    evaluators = {"mnist": (LeNetExtractor(mnist), None), "digits": (LeNetExtractor(digits), None)}
+    evaluators = {"mnist": (LeNetExtractor(mnist), None)}
+    digits_text = ""
+    if "digits" in sets + args.recipe_sets.split(","):  # the 16x16 evaluator, trained once where it is missing
+        digits, digits_text = digits_evaluator(args.digits_evaluator, quick)
+        evaluators["digits"] = (LeNetExtractor(digits), None)
     recipes = [r for r in args.recipes.split(",") if r]
     order = []
     for i, recipe in enumerate(recipes):  # the headline first (1,000 digits, seed 0; the 100-digit check), then the rest
@@ -317,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         order += [(recipe, n, rseeds[0]) for n in rsets if n != "mnist-1000"]
         order += [(recipe, n, s) for s in rseeds[1:] for n in rsets if n != "mnist-100"]
     results, skipped = [], []
+    if CONTROL in sets and "none" not in args.augs.split(","):
+        print(f"{CONTROL} is trained without augmentation only, and --augs leaves out none: not run", flush=True)
     for recipe, name, seed in order:
         for aug in [a for a in args.augs.split(",") if a and (name != CONTROL or a == "none")]:
             if args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes:
@@ -327,9 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     cost = augmentation_cost(data_root, quick, steps=5 if quick else 30)
     print("seconds per step: " + ", ".join(f"{a} {v * 1000:.1f} ms" for a, v in cost.items()), flush=True)
     first = [r for r in results if r["recipe"] == recipes[0]]  # the figures and the 100-digit check
-    prefix = "" if recipes[0] == "dcgan" else f"{recipes[0]}-"  # figure names: the DCGAN sections' stay
+    prefix = recipe_prefix(recipes[0])  # figure names: the DCGAN sections' stay
     mem = memorisation(first, evaluators["mnist"][0], images, prefix)
-    floors = (real_floors(evaluators["mnist"][0], data_root, quick, args.n or (200 if quick else 2000))
+    floors = (real_floors(*evaluators["mnist"], data_root, quick, args.n or (200 if quick else 2000))
               if any(r["set"] == "mnist-1000" for r in results) else None)
     figs = figures(first, images, prefix)
     text = report(results, recipes, args.d_width, args.ada_kimg, cost, mem, figs, floors, steps, mnist_text,
@@ -407,19 +423,20 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, floors, steps, mnis
               f"**{steps} generator steps** per run, `--augment {' | '.join(used)}` "
               + ("(`diffaug-t`: DiffAugment's translation alone) " if "diffaug-t" in used else "")
               + "(ADA: target 0.6, interval 4, "
-              f"{kimg_text}; the paper's 500 kimg is 2% of its 25M-image runs). Data: a class-balanced 1,000-digit subset of the MNIST **test split** "
-              "(`--data mnist --split test --train-subset 1000`), the 1,797 bundled digits (16x16), and 100 digits "
-              "of the test split (10 per class); the control `mnist-full`: all 10,000 digits of the test split, "
-              "without augmentation. Evaluation: `evaluate_run` with 2,000 EMA samples, lenet-feature FD "
+              f"{kimg_text}; the paper's 500 kimg is 2% of its 25M-image runs). Data: "
+              + "; ".join(DATA_TEXT[n] for n in SETS if any(r["set"] == n for r in results))
+              + ". Evaluation: `evaluate_run` with 2,000 EMA samples, lenet-feature FD "
               "and KID and precision/recall (k = 3) against the *full* split the subset was drawn from (10,000 test "
-              f"digits; all 1,797 digits). Evaluators: MNIST {mnist_text}; digits {digits_text}. "
-              "Mean ± standard deviation over the seeds.", ""]
-    header = ["recipe", "data", "augment", "seeds", "FD", "FD ÷ none", "KID", "precision", "recall"]
+              f"digits; all 1,797 digits). Evaluators: MNIST {mnist_text}"
+              + (f"; digits {digits_text}" if digits_text else "") + ". Mean ± standard deviation over the seeds.", ""]
+    header = ["recipe", "data", "augment", "seeds", "FD", "FD ÷ none (control: ÷ 1,000 digits' none)", "KID",
+              "precision", "recall"]
     rows, gains = [], {}
     for recipe in recipes:
         for name in SETS:
             s = summary(results, recipe, name)
-            base = statistics.mean(s["none"]["fid"]) if "none" in s else None
+            ref = summary(results, recipe, "mnist-1000") if name == CONTROL else s  # the control: ÷ 1,000 digits' none
+            base = statistics.mean(ref["none"]["fid"]) if "none" in ref else None
             for aug, v in s.items():
                 ratio = statistics.mean(v["fid"]) / base if base else None
                 if name == "mnist-1000" and aug != "none" and ratio is not None:
@@ -437,7 +454,8 @@ def report(results, recipes, d_width, kimg, cost, mem, figs, floors, steps, mnis
     if floors:
         lines += [f"Real digits against the full split, as the runs are measured: the 1,000 training digits themselves "
                   f"FD {fmt(floors['subset'], 3)}; {floors['n']:,} random digits of the full split FD "
-                  f"{fmt(floors['full_n'], 3)} (the floor of a {floors['n']:,}-sample evaluation).", ""]
+                  f"{fmt(floors['full_n'], 3)} (the floor of a {floors['n']:,}-sample evaluation; a little "
+                  "optimistic, as they are among the reference digits).", ""]
     lines += ["The papers' rows (FID, Inception features; not comparable with lenet FD, only the relative gain is):", "",
               table(["method", "setting", "FID without", "FID with", "change"],
                     [[m, s, f"{a:.2f}", f"{b:.2f}", f"{b / a - 1:+.0%}"] for m, s, a, b in PAPERS], right_from=2), ""]

@@ -15,7 +15,11 @@ sys.path.insert(0, str(ROOT))
 from bench import limited_data  # noqa: E402
 
 
-def test_limited_data_quick_with_the_full_data_control(tmp_path):
+def test_limited_data_quick_with_the_full_data_control(tmp_path, monkeypatch):
+    def no_digits(*a, **k):
+        raise AssertionError("the 16x16 digits evaluator was loaded for a run without the digits set")
+
+    monkeypatch.setattr(limited_data, "digits_evaluator", no_digits)
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n## Other\n\nkept\n")
     title = "Limited data: the cGAN recipe"
@@ -38,8 +42,13 @@ def test_limited_data_quick_with_the_full_data_control(tmp_path):
     assert "## Other\n\nkept" in text  # other sections untouched
     section = text.split(f"## {title}\n", 1)[1]
     assert "`cgan` (the class-conditional GAN of preset `cgan-mnist`" in section
+    data = section.split("Data: ", 1)[1].split(". Evaluation:", 1)[0]  # the sets of this invocation only
+    assert "1,000-digit subset" in data and "100 digits" in data and "`mnist-full`" in data and "1,797" not in data
+    control_row = next(line for line in section.splitlines() if line.startswith("| cgan | mnist-full | none |"))
+    none_1000 = next(r["fid"] for r in results if r["set"] == "mnist-1000" and r["augment"] == "none")
+    assert control_row.split("|")[6].strip() == limited_data.fixed(ctrl_fid(results) / none_1000)
     assert "Control (cgan): the same recipe on all 10,000 digits, without augmentation, reaches FD" in section
-    ctrl = next(r["fid"] for r in results if r["set"] == "mnist-full")
+    ctrl = ctrl_fid(results)
     assert f"reaches FD {limited_data.fmt(ctrl, 3)} (1 seed(s))" in section
     assert "Real digits against the full split, as the runs are measured: the 1,000 training digits themselves FD" in section
     # the figures are the recipe's own: the DCGAN sections' figures are not overwritten
@@ -49,3 +58,7 @@ def test_limited_data_quick_with_the_full_data_control(tmp_path):
         assert f"![{aug}](images/limited-cgan-100-{aug}.png)" in section
         assert (tmp_path / "images" / f"limited-cgan-100-nearest-{aug}.png").is_file()
     assert not [p.name for p in (tmp_path / "images").iterdir() if not p.name.startswith("limited-cgan-")]
+
+
+def ctrl_fid(results) -> float:
+    return next(r["fid"] for r in results if r["set"] == "mnist-full")

@@ -131,7 +131,7 @@ class TrainConfig:
     pool_size: int = _objective(50, "CycleGAN: image history buffer size (Shrivastava et al. 2017)")
     # --- limited data: augmentation of D's input (gankit.augment)
     augment: str = _reg("none", "augment every image D sees: diffaug (Zhao et al. 2020) or ada (Karras et al. "
-                                "2020); measured on 1,000 MNIST digits: ada helped, diffaug collapsed a cgan within "
+                                "2020); measured on 1,000 MNIST digits: ada helped a cgan, diffaug collapsed it within "
                                 "each class (docs/benchmarks.md, Limited data)", ("none", "diffaug", "ada"))
     augment_policy: str | None = _reg(None, "comma-separated ops (unset: diffaug color,translation,cutout; "
                                             "ada: all)")
