@@ -60,8 +60,7 @@ COMMON = dict(g_width=32, d_width=32, batch_size=64, ema_decay=0.995)
 RECIPES = {"dcgan": {}, "sn-hinge": {"loss": "hinge", "spectral_norm": True},
            "cgan": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat"},
            "cgan-sn": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat", "loss": "hinge",
-                       "spectral_norm": True},
-           "cgan-nobn": {"model": "cgan", "backbone": "dcgan", "conditioning": "concat", "d_norm": "none"}}
+                       "spectral_norm": True}}
 RECIPE_TEXT = {
     "dcgan": "`dcgan` (presets `dcgan-mnist` / `dcgan-digits`)",
     "sn-hinge": "`sn-hinge` (the DCGAN with spectral norm in D, no batch norm there, and the hinge loss: the D of "
@@ -70,7 +69,6 @@ RECIPE_TEXT = {
             "label concatenated to z and to D's input; gankit's best MNIST recipe by FD, section \"MNIST (test "
             "split) quality by model and objective\")",
     "cgan-sn": "`cgan-sn` (that cGAN with spectral norm in D, no batch norm there, and the hinge loss)",
-    "cgan-nobn": "`cgan-nobn` (that cGAN without batch norm in D)",
 }
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32)
 METRICS = "fid,kid,pr"
