@@ -84,6 +84,11 @@ TARGET = 0.60  # FD at least 60% lower with augmentation on mnist-1000
 ADA_RUN_FRACTION = 1.0
 
 
+def eval_samples(args, quick: bool) -> int:
+    """Samples per final evaluation (``--n``; 2,000, or 200 with ``--quick``)."""
+    return args.n or (200 if quick else 2000)
+
+
 def recipe_prefix(recipe: str) -> str:
     """What a recipe's run folders and figures start with (none for DCGAN, the first recipe)."""
     return "" if recipe == "dcgan" else f"{recipe}-"
@@ -162,7 +167,7 @@ def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, rec
     prefix = recipe_prefix(recipe)
     run_dir = out / f"{prefix}{name}-{aug}-s{seed}{f'-d{args.d_width}' if args.d_width else ''}"
     curve = FDCurve(extractor, reference, max(steps // 20, 1), 200 if quick else 1000, run_dir / "curve.json")
-    r = train_and_evaluate(cfg, run_dir, extractor.model, n=args.n or (200 if quick else 2000), metrics=METRICS,
+    r = train_and_evaluate(cfg, run_dir, extractor.model, n=eval_samples(args, quick), metrics=METRICS,
                            reuse=args.reuse, callbacks=[curve])
     saved = run_dir / "curve.json"
     if curve.points:
@@ -228,7 +233,8 @@ def figures(results, images: Path, prefix: str = "") -> dict[str, Path]:
                 a1.plot(s, f, marker="o", label=label(r))
             m = metrics_rows(Path(r["run"]))
             a2.plot([v["step"] for v in m], [v["d_real"] - v["d_fake"] for v in m], label=label(r))
-        a1.set(xlabel="generator step", ylabel="lenet FD (1,000 samples)", title="FD over training, 1,000 digits" + (" (and the control)" if any(r["set"] == CONTROL for r in seed0) else ""))
+        control = " (and the control)" if any(r["set"] == CONTROL for r in seed0) else ""
+        a1.set(xlabel="generator step", ylabel="lenet FD (1,000 samples)", title=f"FD over training, 1,000 digits{control}")
         a1.set_yscale("log")
         a2.set(xlabel="generator step", ylabel="D(x) - D(G(z))", title="D's real/fake gap")
         for a in (a1, a2):
@@ -343,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     first = [r for r in results if r["recipe"] == recipes[0]]  # the figures and the 100-digit check
     prefix = recipe_prefix(recipes[0])  # figure names: the DCGAN sections' stay
     mem = memorisation(first, evaluators["mnist"][0], images, prefix)
-    floors = (real_floors(*evaluators["mnist"], data_root, quick, args.n or (200 if quick else 2000))
+    floors = (real_floors(*evaluators["mnist"], data_root, quick, eval_samples(args, quick))
               if any(r["set"] == "mnist-1000" for r in results) else None)
     figs = figures(first, images, prefix)
     text = report(results, recipes, args.d_width, args.ada_kimg, cost, mem, figs, floors, steps, mnist_text,
