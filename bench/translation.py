@@ -54,16 +54,20 @@ def scores(pred, target) -> dict:
 
 
 # ---------------------------------------------------------------------- pix2pix
-def bench_pix2pix(steps: int, workdir: Path, figure: Path | None) -> dict:
-    cfg = TrainConfig(model="pix2pix", data="edges2mnist", data_root=str(MNIST_ROOT), split="test", g_width=32,
+def bench_pix2pix(steps: int, workdir: Path, figure: Path | None, data_root: Path = MNIST_ROOT,
+                  overwrite: bool = False, **changes) -> dict:
+    """pix2pix (the pix2pix-edges2mnist preset's settings) trained for ``steps`` in ``workdir``/pix2pix and
+    scored on the evaluator's held-out digits; ``changes``: config fields over those (``amp``, ``seed``...)."""
+    cfg = TrainConfig(model="pix2pix", data="edges2mnist", data_root=str(data_root), split="test", g_width=32,
                       d_width=32, batch_size=64, steps=steps, log_every=50, checkpoint_every=steps, **QUIET)
+    cfg = cfg.replace(**changes)
     pairs = load_dataset(cfg)
     ev = load_evaluator(EVAL_MNIST)
     held_out = ev.config["held_out_size"]
     assert (ev.config["split"], ev.config["seed"], ev.config["train_size"] + held_out) == ("test", 0, len(pairs))
     perm = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(ev.config["seed"]))  # evaluator's split
     train, test = pairs.subset(perm[held_out:]), pairs.subset(perm[:held_out])
-    t = gankit.Trainer(cfg, workdir / "pix2pix", data=train)
+    t = gankit.Trainer(cfg, workdir / "pix2pix", data=train, overwrite=overwrite)
     t0 = time.perf_counter()
     t.train()
     wall = time.perf_counter() - t0

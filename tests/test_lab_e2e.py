@@ -2,8 +2,9 @@
 mode counter rises and whose generated points are on the canvas (read back from its pixels), pause, single
 steps (Algorithm 1), a loss change (a new run, in the URL), a comparison, a bad setting reported on the page,
 and the 1-D deep link's four Figure 1 panels, drawn and changing as training proceeds. Screenshots go to
-docs/images/.
+the test's temporary folder; ``GANKIT_LAB_SCREENSHOTS=docs/images`` refreshes the documentation's.
 Missing Chromium or playwright is a failure, not a skip."""
+import os
 import time
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from conftest import headless_page, serve_in_thread
 
 from gankit.lab.app import create_lab_app
 
-IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
+#: where the screenshots go when set (docs/images to refresh the docs' figures); else the test's tmp_path
+SCREENSHOTS = os.environ.get("GANKIT_LAB_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,8 @@ def assert_four_panels_drawn(panels):
         assert q["green"] > 150 and q["blue"] > 100 and q["orange"] > 40, (k, q)  # p_g, D, D* on the canvas
 
 
-def test_lab_page_in_headless_chromium(server):
+def test_lab_page_in_headless_chromium(server, tmp_path):
+    shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     url, app = server
     bad = []
     with headless_page(url, viewport={"width": 1000, "height": 1150}) as (browser, page, errors, foreign):
@@ -105,7 +108,7 @@ def test_lab_page_in_headless_chromium(server):
         assert page.evaluate(FAKE_PIXELS)["whitePx"] < 0.3 * px["total"]
         page.check("#show-arrows")
         page.check("#show-manifold")
-        page.screenshot(path=str(IMAGES / "lab-ring.png"))
+        page.screenshot(path=str(shots / "lab-ring.png"))
 
         # pause, then single steps: one D step, one G step, one Algorithm 1 iteration
         page.click("#play")
@@ -142,7 +145,7 @@ def test_lab_page_in_headless_chromium(server):
         page.click("#play")
         lab = app.state.lab
         assert {k[1] for k in lab.by_tab} == {"a", "b"} and len(lab.sessions) == 2  # one run per tab and slot
-        page.screenshot(path=str(IMAGES / "lab-compare.png"))
+        page.screenshot(path=str(shots / "lab-compare.png"))
 
         # a bad setting: the server's 422, on the page
         page.uncheck("#compare")
@@ -177,11 +180,11 @@ def test_lab_page_in_headless_chromium(server):
         stepped = figure1(page)
         assert_four_panels_drawn(stepped)
         assert stepped["b"]["hash"] != later["b"]["hash"] and stepped["c"]["hash"] != later["c"]["hash"]
-        page.locator("#panel-a").screenshot(path=str(IMAGES / "lab-1d.png"))
+        page.locator("#panel-a").screenshot(path=str(shots / "lab-1d.png"))
     assert foreign == []  # no CDN, no network: every request went to the lab
     assert len(errors) == 1 and "status of 422" in errors[0], (errors, bad)  # Chromium's note on the 422 above
     for name in ("lab-ring.png", "lab-compare.png", "lab-1d.png"):
-        assert (IMAGES / name).stat().st_size > 10_000
+        assert (shots / name).stat().st_size > 10_000
     deadline = time.monotonic() + 15  # the page is gone: its runs end (idle timeout 10 s)
     while app.state.lab.sessions and time.monotonic() < deadline:
         time.sleep(0.2)
