@@ -34,8 +34,9 @@ from pathlib import Path
 if not __package__:  # python bench/amp_quality.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, EVALUATORS, bench_command, table, write_section  # noqa: E402
-from bench._quality import QUIET, add_common_args, fmt, mnist_evaluator, opening, out_dir, train_and_evaluate  # noqa: E402
+from bench._common import DOCS, bench_command, table, write_section  # noqa: E402
+from bench._quality import (QUIET, add_common_args, digits_evaluator, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
+                            train_and_evaluate)
 
 TITLE = "bf16 as the default? fp32 against bf16 + channels-last, 3 seeds per image preset (issue 23, item 3)"
 AMPS = {"none": dict(amp="none", channels_last=False), "bf16": dict(amp="bf16", channels_last=True)}
@@ -90,16 +91,10 @@ def config(preset: str, amp: str, seed: int, data_root: Path, quick: bool):
     return cfg.replace(**{**run, **AMPS[amp], **(quick_changes if quick else {})})
 
 
-def digits_evaluator(quick: bool):
-    from bench.limited_data import digits_evaluator as load
-
-    return load(None, quick)
-
-
 def pix2pix_run(amp: str, seed: int, out: Path, data_root: Path, quick: bool, reuse: bool) -> dict:
     """pix2pix (the preset's config) with ``amp``, scored on the evaluator's 2,000 held-out digits
     (bench/translation.py's protocol); the result is kept in ``result.json`` for ``--reuse``."""
-    from bench.translation import bench_pix2pix
+    from bench._translation import bench_pix2pix
 
     steps = QUICK_STEPS if quick else PIX2PIX_STEPS
     key = {"preset": PIX2PIX, "amp": amp, "seed": seed, "steps": steps, "quick": quick}
@@ -213,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     kind = PRESETS[preset].evaluator
                     if kind not in evaluators:
-                        evaluators[kind], texts[kind] = (digits_evaluator(quick) if kind == "digits"
+                        evaluators[kind], texts[kind] = (digits_evaluator(None, quick) if kind == "digits"
                                                          else mnist_evaluator(args.evaluator, data_root, quick))
                     spec = PRESETS[preset]
                     n = args.n or (200 if quick else spec.n)

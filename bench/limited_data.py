@@ -35,8 +35,8 @@ from pathlib import Path
 if not __package__:  # python bench/limited_data.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, EVALUATORS, bench_command, table, write_section  # noqa: E402
-from bench._quality import (QUIET, add_common_args, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
+from bench._common import DOCS, bench_command, table, write_section  # noqa: E402
+from bench._quality import (QUIET, add_common_args, digits_evaluator, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
                             train_and_evaluate)
 
 SECTION = "Limited data: DiffAugment and ADA (issue 17)"
@@ -111,19 +111,6 @@ def config(name: str, aug: str, seed: int, steps: int, data_root: Path, quick: b
     width = {"d_width": d_width} if d_width else {}
     return cfg.replace(**{**run, **changes, **COMMON, **RECIPES[recipe], **width, **AUGS[aug], **ada,
                           **(QUICK if quick else {})})
-
-
-def digits_evaluator(path: str | None, quick: bool):
-    """The LeNet evaluator of the 16x16 digits (trained here once, 20% held out)."""
-    from gankit.metrics.lenet import load_evaluator, train_evaluator
-
-    path = Path(path or EVALUATORS / ("lenet-digits-16-quick" if quick else "lenet-digits-16"))
-    if not (path / "config.json").is_file():
-        print(f"no evaluator at {path}: training it", flush=True)
-        train_evaluator(data="digits", out=path, held_out=0.2, **({"epochs": 1, "width": 8, "hidden": 32} if quick else {}))
-    model = load_evaluator(path)
-    acc = model.config.get("held_out_accuracy")
-    return model, f"`{path.name}` (LeNet trained on 80% of the 1,797 digits, {100 * acc:.1f}% on the other 20%)"
 
 
 class FDCurve:

@@ -19,7 +19,7 @@ from bench import _common, gpu_throughput, time_to_quality  # noqa: E402
 
 BENCH = ROOT / "bench"
 #: the modules of bench/ that are helpers, not benchmarks: any benchmark may import them
-HELPERS = {"_common", "_quality", "_speed", "_toy", "reference_loop"}
+HELPERS = {"_common", "_quality", "_speed", "_toy", "_translation", "reference_loop"}
 
 
 def bench_imports(path: Path) -> set[str]:
