@@ -1,0 +1,143 @@
+"""How much of the machine's matmul peak DCGAN-64 training reaches, fp32 and bf16 (issue 23, item 1).
+
+    OMP_NUM_THREADS=1 python -m bench peak_share [--rounds 4] [--iters 4] [--write] [--quick]
+
+Issue 23's first target is stated as a share of the machine: bf16 training at >= 50% of the measured
+bf16 matmul peak (on the Sapphire-Rapids-class Xeon it was filed on: DCGAN-64 >= 150 images/s on one
+thread). This benchmark measures both sides of that ratio in one process, on whatever CPU runs it:
+
+* the peak: the best of 5 square matrix products (4096 x 4096, one thread) in fp32 and in bf16;
+* the work: the FLOPs of one training iteration (one D step + one G step of dcgan64-mnist, batch 64),
+  counted by ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products, forward
+  and backward: what the peak is a peak of);
+* the rate: images per CPU-second of that iteration for fp32 (the default), ``--amp bf16
+  --channels-last``, and that with ``--reuse-fake``; trainers side by side in this process,
+  interleaved rounds (order reversed every other round), median over rounds with min-max.
+
+Achieved GFLOP/s = FLOPs per iteration x iterations per CPU-second; share = achieved / peak of the
+variant's dtype. The share is of the whole iteration (batch norm, activations and Adam count as
+time but not as FLOPs), so it is a lower bound on the convolutions' own share.
+``--quick``: one round, one iteration, small matrices: a smoke test; writes nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+if not __package__:  # python bench/peak_share.py: bench/_common.py makes the repository root importable
+    import runpy
+    runpy.run_path(str(Path(__file__).with_name("_common.py")))
+from bench._common import DOCS, MNIST_ROOT, bench_command, header, load_average, table, write_section  # noqa: E402
+from bench._speed import preset_config  # noqa: E402
+
+TITLE = "Share of the matmul peak reached by DCGAN-64 training (CPU; issue 23, item 1)"
+VARIANTS = {"fp32 (default)": {}, "bf16 + channels-last": {"amp": "bf16", "channels_last": True},
+            "bf16 + channels-last + reuse-fake": {"amp": "bf16", "channels_last": True, "reuse_fake": True}}
+TARGET_SHARE = 0.5
+
+
+def matmul_peak(dtype, n: int = 4096, repeats: int = 5) -> float:
+    """GFLOP/s of the best of ``repeats`` n x n matrix products in ``dtype`` (after one untimed)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(dtype) for _ in range(2))
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def iteration_flops(trainer) -> int:
+    """FLOPs of one D step + one G step of ``trainer`` (FlopCounterMode: matrix products and
+    convolutions, forward and backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        trainer.d_step(), trainer.g_step()
+    return counter.get_total_flops()
+
+
+def rates(trainers: dict, rounds: int, iters: int, batch: int) -> dict[str, list[float]]:
+    """Images per CPU-second of each trainer, ``rounds`` interleaved rounds of ``iters`` iterations
+    (one untimed before each)."""
+    out: dict[str, list[float]] = {k: [] for k in trainers}
+    for r in range(rounds):
+        for k in (list(trainers) if r % 2 == 0 else list(trainers)[::-1]):
+            t = trainers[k]
+            t.d_step(), t.g_step()
+            t0 = time.process_time()
+            for _ in range(iters):
+                t.d_step(), t.g_step()
+            out[k].append(batch * iters / (time.process_time() - t0))
+            print(f"round {r + 1}: {k}: {out[k][-1]:.1f} images/CPU-s", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from gankit import Trainer
+
+    ap = argparse.ArgumentParser(prog="python -m bench peak_share", description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--iters", type=int, default=4, help="timed iterations per trainer per round")
+    ap.add_argument("--data-root", default=str(MNIST_ROOT))
+    ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 1 iteration, 512 x 512 products")
+    ap.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    ap.add_argument("--doc", type=Path, default=DOCS)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    rounds, iters, n = (1, 1, 512) if args.quick else (args.rounds, args.iters, 4096)
+    peak = {"fp32": matmul_peak(torch.float32, n), "bf16": matmul_peak(torch.bfloat16, n)}
+    print(f"matmul peak ({n}x{n}, 1 thread): fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s")
+    trainers, flops = {}, {}
+    try:
+        for k, overrides in VARIANTS.items():
+            cfg = preset_config("dcgan64-mnist", args.data_root, seed=0, steps=10 ** 6, **overrides)
+            trainers[k] = Trainer(cfg, tempfile.mkdtemp(prefix="gankit-peak-") + "/run", overwrite=True)
+            flops[k] = iteration_flops(trainers[k])
+        batch = trainers["fp32 (default)"].cfg.batch_size
+        measured = rates(trainers, rounds, iters, batch)
+    finally:
+        for t in trainers.values():
+            t.close()
+    peak_after = matmul_peak(torch.bfloat16, n)  # the peak again: did the machine's speed change meanwhile?
+    rows, shares = [], {}
+    for k, rs in measured.items():
+        dtype = "bf16" if "bf16" in k else "fp32"
+        achieved = [flops[k] * r / batch / 1e9 for r in rs]
+        shares[k] = statistics.median(achieved) / peak[dtype]
+        rows.append([k, f"{flops[k] / 1e9:.1f}", f"{statistics.median(rs):.1f} ({min(rs):.1f}–{max(rs):.1f})",
+                     f"{statistics.median(achieved):.0f}", f"{peak[dtype]:.0f} ({dtype})", f"**{100 * shares[k]:.0f}%**"])
+    best = max((k for k in shares if "bf16" in k), key=shares.get)
+    met = shares[best] >= TARGET_SHARE
+    text = "\n".join([
+        *header(bench_command("peak_share", argv), "1 torch thread", f"load average {load_average()} at the end"), "",
+        f"Matrix-product peak, {n}x{n}, one thread, best of 5: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 "
+        f"{peak['bf16']:.0f} GFLOP/s (bf16 again after the training rounds: {peak_after:.0f}). DCGAN-64 "
+        f"(dcgan64-mnist, batch {batch}, the MNIST *test* split): FLOPs of one D step + one G step counted by "
+        f"`torch.utils.flop_counter.FlopCounterMode`; images per CPU-second over {rounds} interleaved rounds of "
+        f"{iters} iterations (median, min–max); achieved GFLOP/s = FLOPs per iteration × iterations per "
+        "CPU-second; share = achieved ÷ the peak of the variant's dtype (a lower bound on the convolutions' own "
+        "share: the rest of the iteration counts as time, not FLOPs).", "",
+        table(["variant", "GFLOP per iteration", "images/CPU-s", "achieved GFLOP/s", "peak GFLOP/s", "share of peak"],
+              rows, right_from=1), "",
+        f"Target (bf16 training at ≥ {100 * TARGET_SHARE:.0f}% of the bf16 peak): **{'met' if met else 'not met'}** "
+        f"on this machine ({best}: {100 * shares[best]:.0f}%)."])
+    print("\n" + text)
+    if args.write and not args.quick:
+        write_section(args.doc, TITLE, text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

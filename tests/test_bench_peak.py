@@ -1,0 +1,60 @@
+"""bench/peak_share.py: the FLOPs it counts for one DCGAN-64 training iteration equal a count by hand from the
+layer shapes (issue 23: 156.3 GFLOP, 143.2 with --reuse-fake), and its matmul peak is a rate."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import SHARED_MNIST
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import peak_share  # noqa: E402
+from bench._speed import preset_config  # noqa: E402
+from gankit import Trainer  # noqa: E402
+
+
+def conv_macs(batch, out_hw, cin, cout, k=4):
+    """Multiply-adds of a conv (or of a transposed conv, counted at its input positions as ``out_hw``)."""
+    return batch * out_hw * out_hw * cin * cout * k * k
+
+
+def hand_count(reuse: bool) -> float:
+    B = 64
+    # G (transposed convs, at their input positions): 100->512 on 1x1, 512->256 on 4x4, 256->128 on 8x8,
+    # 128->64 on 16x16, 64->1 on 32x32
+    g = [conv_macs(B, 1, 100, 512), conv_macs(B, 4, 512, 256), conv_macs(B, 8, 256, 128), conv_macs(B, 16, 128, 64),
+         conv_macs(B, 32, 64, 1)]
+    # D (convs, at their output positions): 1->64 to 32x32, 64->128 to 16x16, 128->256 to 8x8, 256->512 to 4x4,
+    # 512->1 to 1x1
+    d = [conv_macs(B, 32, 1, 64), conv_macs(B, 16, 64, 128), conv_macs(B, 8, 128, 256), conv_macs(B, 4, 256, 512),
+         conv_macs(B, 1, 512, 1)]
+    G, D = sum(g), sum(d)
+    # D step: G forward (no grad), D forward on real and on fake, D backward for both: weight gradients
+    # everywhere, input gradients except into the images (the first layer's)
+    d_step = G + 2 * D + 2 * (D + D - d[0])
+    # G step: [fresh G forward,] D forward, D backward to its input (no weight gradients: D is frozen),
+    # G backward: weight gradients everywhere, input gradients except into z (the first layer's)
+    g_step = (0 if reuse else G) + D + D + (G + G - g[0])
+    return 2 * (d_step + g_step)
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_iteration_flops_equal_the_hand_count(reuse, tmp_path):
+    torch.set_num_threads(1)
+    cfg = preset_config("dcgan64-mnist", str(SHARED_MNIST), seed=0, steps=10, reuse_fake=reuse)
+    trainer = Trainer(cfg, tmp_path / "run")
+    try:
+        flops = peak_share.iteration_flops(trainer)
+    finally:
+        trainer.close()
+    assert flops == hand_count(reuse)
+    assert round(flops / 1e9, 1) == (143.2 if reuse else 156.3)  # the figures issue 23 states
+
+
+def test_matmul_peak_is_a_rate():
+    fast = peak_share.matmul_peak(torch.float32, n=256, repeats=3)
+    assert 0.1 < fast < 1e5  # GFLOP/s: a single CPU thread is neither idle nor a supercomputer
