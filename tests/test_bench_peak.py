@@ -42,6 +42,18 @@ def hand_count(reuse: bool) -> float:
     return 2 * (d_step + g_step)
 
 
+def hand_count_main_py() -> float:
+    """pytorch/examples' update: one G forward; D's step as gankit's; G's step on the same fakes, with D's
+    weight gradients computed too (main.py does not freeze D)."""
+    B = 64
+    g = [conv_macs(B, 1, 100, 512), conv_macs(B, 4, 512, 256), conv_macs(B, 8, 256, 128), conv_macs(B, 16, 128, 64),
+         conv_macs(B, 32, 64, 1)]
+    d = [conv_macs(B, 32, 1, 64), conv_macs(B, 16, 64, 128), conv_macs(B, 8, 128, 256), conv_macs(B, 4, 256, 512),
+         conv_macs(B, 1, 512, 1)]
+    G, D = sum(g), sum(d)
+    return 2 * (G + 2 * D + 2 * (D + D - d[0]) + D + (D + D) + (G + G - g[0]))
+
+
 @pytest.mark.parametrize("reuse", [False, True])
 def test_iteration_flops_equal_the_hand_count(reuse, tmp_path):
     torch.set_num_threads(1)
@@ -53,6 +65,12 @@ def test_iteration_flops_equal_the_hand_count(reuse, tmp_path):
         trainer.close()
     assert flops == hand_count(reuse)
     assert round(flops / 1e9, 1) == (143.2 if reuse else 156.3)  # the figures issue 23 states
+
+
+def test_main_py_loop_flops_equal_the_hand_count():
+    torch.set_num_threads(1)
+    cfg = preset_config("dcgan64-mnist", str(SHARED_MNIST), seed=0, steps=10)
+    assert peak_share.iteration_flops(peak_share.Loop(cfg)) == hand_count_main_py()
 
 
 def test_matmul_peak_is_a_rate():
