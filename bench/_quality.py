@@ -49,7 +49,8 @@ def mnist_evaluator(path: str | Path | None, data_root: Path, quick: bool):
 
 
 def digits_evaluator(path: str | Path | None, quick: bool):
-    """The LeNet evaluator of the 16x16 digits (trained here once, 20% held out)."""
+    """The LeNet evaluator of the 16x16 digits at ``path`` (default ../evaluators/lenet-digits-16, or -quick: a
+    tiny one), trained there once where it is missing (20% of the digits held out)."""
     from gankit.metrics.lenet import load_evaluator, train_evaluator
 
     path = Path(path or EVALUATORS / ("lenet-digits-16-quick" if quick else "lenet-digits-16"))

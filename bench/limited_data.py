@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluators = {"mnist": (LeNetExtractor(mnist), None)}
     digits_text = ""
     if "digits" in sets + args.recipe_sets.split(","):  # the 16x16 evaluator, trained once where it is missing
-        digits, digits_text = digits_evaluator(args.digits_evaluator, quick)
+        digits, digits_text = digits_evaluator(args.digits_evaluator or (out / "lenet-digits-16-quick" if quick else None),
+                                               quick)
         evaluators["digits"] = (LeNetExtractor(digits), None)
     recipes = [r for r in args.recipes.split(",") if r]
     order = []
