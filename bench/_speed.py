@@ -148,3 +148,21 @@ def images_per_s(result: dict, warmup: int, last: int | None = None, clock: str 
 
 if __name__ == "__main__":
     print_worker_result(sys.argv[1])
+
+
+def interleaved_rates(trainers: dict, rounds: int, iters: int, batch: int, verbose: bool = True) -> dict[str, list[float]]:
+    """Images per CPU-second of each of ``trainers`` (objects with ``d_step()`` and ``g_step()``, side by side in
+    this process): ``rounds`` interleaved rounds, the order reversed every other round, of ``iters``
+    iterations (one D step + one G step) after one untimed; ``batch`` images per iteration."""
+    out: dict[str, list[float]] = {k: [] for k in trainers}
+    for r in range(rounds):
+        for k in (list(trainers) if r % 2 == 0 else list(trainers)[::-1]):
+            t = trainers[k]
+            t.d_step(), t.g_step()
+            t0 = time.process_time()
+            for _ in range(iters):
+                t.d_step(), t.g_step()
+            out[k].append(batch * iters / (time.process_time() - t0))
+            if verbose:
+                print(f"round {r + 1}: {k}: {out[k][-1]:.1f} images/CPU-s", flush=True)
+    return out

@@ -120,26 +120,19 @@ def speeds(presets: list[str], data_root: Path, rounds: int, iters: int) -> dict
     reversed every other round) of ``iters`` steps after one untimed."""
     import tempfile
 
-    from bench._speed import preset_config
+    from bench._speed import interleaved_rates, preset_config
     from gankit import Trainer
 
     out: dict[str, dict[str, list[float]]] = {}
     for preset in presets:
-        trainers = {a: Trainer(preset_config(preset, str(data_root), seed=0, steps=10 ** 6, **AMPS[a]),
-                               tempfile.mkdtemp(prefix="gankit-amp-") + "/run", overwrite=True) for a in AMPS}
-        rates: dict[str, list[float]] = {a: [] for a in AMPS}
-        try:
-            for r in range(rounds):
-                for a in (list(AMPS) if r % 2 == 0 else list(AMPS)[::-1]):
-                    t = trainers[a]
-                    t.d_step(), t.g_step()
-                    t0 = time.process_time()
-                    for _ in range(iters):
-                        t.d_step(), t.g_step()
-                    rates[a].append(t.cfg.batch_size * iters / (time.process_time() - t0))
-        finally:
-            for t in trainers.values():
-                t.close()
+        with tempfile.TemporaryDirectory(prefix="gankit-amp-") as tmp:
+            trainers = {a: Trainer(preset_config(preset, str(data_root), seed=0, steps=10 ** 6, **AMPS[a]),
+                                   Path(tmp) / a) for a in AMPS}
+            try:
+                rates = interleaved_rates(trainers, rounds, iters, trainers["none"].cfg.batch_size, verbose=False)
+            finally:
+                for t in trainers.values():
+                    t.close()
         out[preset] = rates
         print(f"{preset:26s} images/CPU-s: fp32 {statistics.median(rates['none']):.1f}, bf16 + channels-last "
               f"{statistics.median(rates['bf16']):.1f}", flush=True)

@@ -36,7 +36,7 @@ if not __package__:  # python bench/peak_share.py: bench/_common.py makes the re
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
 from bench._common import DOCS, MNIST_ROOT, bench_command, header, load_average, table, write_section  # noqa: E402
-from bench._speed import preset_config  # noqa: E402
+from bench._speed import interleaved_rates, preset_config  # noqa: E402
 
 TITLE = "Share of the matmul peak reached by DCGAN-64 training (CPU; issue 23, item 1)"
 LOOP = "main.py's algorithm, fp32"
@@ -96,22 +96,6 @@ def iteration_flops(trainer) -> int:
     return counter.get_total_flops()
 
 
-def rates(trainers: dict, rounds: int, iters: int, batch: int) -> dict[str, list[float]]:
-    """Images per CPU-second of each trainer, ``rounds`` interleaved rounds of ``iters`` iterations
-    (one untimed before each)."""
-    out: dict[str, list[float]] = {k: [] for k in trainers}
-    for r in range(rounds):
-        for k in (list(trainers) if r % 2 == 0 else list(trainers)[::-1]):
-            t = trainers[k]
-            t.d_step(), t.g_step()
-            t0 = time.process_time()
-            for _ in range(iters):
-                t.d_step(), t.g_step()
-            out[k].append(batch * iters / (time.process_time() - t0))
-            print(f"round {r + 1}: {k}: {out[k][-1]:.1f} images/CPU-s", flush=True)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -137,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                            else Trainer(cfg, tempfile.mkdtemp(prefix="gankit-peak-") + "/run", overwrite=True))
             flops[k] = iteration_flops(trainers[k])
         batch = trainers["fp32 (default)"].cfg.batch_size
-        measured = rates(trainers, rounds, iters, batch)
+        measured = interleaved_rates(trainers, rounds, iters, batch)
     finally:
         for t in trainers.values():
             t.close()
