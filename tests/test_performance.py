@@ -98,6 +98,22 @@ def test_switch_and_size_limit(monkeypatch):
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("cls, ref, args, size", SMALL)
+def test_gemm_output_is_no_view_so_an_inplace_activation_may_follow(cls, ref, args, size):
+    """DCGAN's D at 8x8 applies LeakyReLU(inplace=True) straight to its first conv's 4x4 output: autograd
+    forbids modifying a custom Function's output in place when it is a view (as it was, until fixed)."""
+    fast, plain = _pair(cls, ref, args, torch.channels_last)
+    x = torch.randn(3, args[0], size, size, requires_grad=True)
+    with torch.autocast("cpu", torch.bfloat16):
+        y = fast(x)
+        assert y._base is None and y.is_contiguous(memory_format=torch.channels_last)
+        out = nn.functional.leaky_relu(y, 0.2, inplace=True)
+        with torch.no_grad():
+            expected = nn.functional.leaky_relu(plain(x), 0.2)
+    out.float().sum().backward()
+    assert _rel(out, expected) < 2e-2 and torch.isfinite(x.grad).all()
+
+
 def test_dcgan_bf16_step_as_accurate_as_onednn(monkeypatch):
     """A whole DCGAN-32 G and D backward under bf16 autocast, on 3 initialisations: against the fp32
     gradients, the GEMM path's relative error, averaged over the 54 parameter tensors, is no larger than

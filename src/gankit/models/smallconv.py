@@ -53,8 +53,14 @@ def unrows(r: Tensor, B: int, h: int, w: int) -> Tensor:
     return r.view(B, h, w, -1).permute(0, 3, 1, 2)
 
 
+def channels_last_empty(B: int, C: int, H: int, W: int, like: Tensor) -> Tensor:
+    """A new (B, C, H, W) channels-last tensor of ``like``'s dtype and device: what :class:`_SmallConv`
+    returns, so that its output is no view (an in-place activation after it stays legal)."""
+    return torch.empty(B, C, H, W, dtype=like.dtype, device=like.device, memory_format=torch.channels_last)
+
+
 def col2im(cols: Tensor, B: int, H: int, W: int, k: int, stride: int, padding: int) -> Tensor:
-    """The adjoint of :func:`im2col`: (B·h·w, k·k·C) patch rows summed into a (B, C, H, W) map
+    """The adjoint of :func:`im2col`: (B·h·w, k·k·C) patch rows summed into a new (B, C, H, W) map
     (channels-last), accumulated in fp32 (or the input's wider type)."""
     h, w = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
     c = cols.view(B, h, w, k, k, -1)
@@ -63,7 +69,9 @@ def col2im(cols: Tensor, B: int, H: int, W: int, k: int, stride: int, padding: i
     for kh in range(k):
         for kw in range(k):
             out[:, kh:kh + stride * (h - 1) + 1:stride, kw:kw + stride * (w - 1) + 1:stride] += c[:, :, :, kh, kw]
-    return out[:, padding:padding + H, padding:padding + W].to(cols.dtype).permute(0, 3, 1, 2)
+    y = channels_last_empty(B, c.shape[-1], H, W, cols)
+    y.permute(0, 2, 3, 1).copy_(out[:, padding:padding + H, padding:padding + W])
+    return y
 
 
 class _SmallConv(torch.autograd.Function):
@@ -85,7 +93,8 @@ class _SmallConv(torch.autograd.Function):
         else:
             saved = im2col(x, k, stride, padding)  # reused by dW
             Ho, Wo = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
-            y = unrows(saved @ wc.t(), B, Ho, Wo)
+            y = channels_last_empty(B, w.shape[0], Ho, Wo, saved)
+            torch.mm(saved, wc.t(), out=y.permute(0, 2, 3, 1).view(-1, y.shape[1]))  # into y's storage
         ctx.save_for_backward(saved, wc)
         ctx.conf = stride, padding, transposed, b is not None, tuple(x.shape), tuple(w.shape)
         if b is not None:
