@@ -128,7 +128,11 @@ def _resumable(run_dir: Path, cfg) -> bool:
     try:
         if not run.is_run() or run.latest_checkpoint() is None:
             return False
-        return _results_config(run.config().to_dict()) == _results_config(cfg.to_dict())
+        recorded, asked = _results_config(run.config().to_dict()), _results_config(cfg.to_dict())
+        if asked["amp"] == "auto":  # the run recorded what auto chose; a resume keeps it (gankit.Trainer)
+            for key in ("amp", "channels_last"):
+                recorded.pop(key), asked.pop(key)
+        return recorded == asked
     except GankitError:
         return False
 

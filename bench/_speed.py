@@ -17,7 +17,8 @@ from pathlib import Path
 
 from bench._common import ROOT
 
-#: gankit variants: config overrides, plus an optional prototype game (see bench/throughput.py's docstring).
+#: gankit variants: config overrides, plus an optional prototype game (see bench/throughput.py's docstring);
+#: "default" is fp32 with gankit's other defaults (preset_config pins ``amp: none``).
 VARIANTS = {
     "default": ({}, None),
     "channels_last": ({"channels_last": True}, None),
@@ -57,13 +58,13 @@ def prototype_game(name: str, game):
 
 
 def preset_config(preset: str, data_root: str, **overrides):
-    """The preset as the speed benchmarks train it: on the CPU unless ``overrides`` say otherwise, quiet;
-    MNIST presets read the test split under ``data_root`` (the split available offline)."""
+    """The preset as the speed benchmarks train it: on the CPU and in fp32 (``--amp none``; gankit's default
+    ``auto`` would pick bf16 on some CPUs) unless ``overrides`` say otherwise, quiet; MNIST presets read the
+    test split under ``data_root`` (the split available offline)."""
     from gankit import TrainConfig
 
     return TrainConfig.from_preset(preset, **{"data_root": str(data_root), "split": "test", "device": "cpu",
-                                              "progress": False,
-                                              "tensorboard": False, **overrides})
+                                              "amp": "none", "progress": False, "tensorboard": False, **overrides})
 
 
 def worker(spec: dict) -> dict:

@@ -40,7 +40,7 @@ from bench._speed import interleaved_rates, preset_config  # noqa: E402
 
 TITLE = "Share of the matmul peak reached by DCGAN-64 training (CPU; issue 23, item 1)"
 LOOP = "main.py's algorithm, fp32"
-VARIANTS = {LOOP: {}, "fp32 (default)": {}, "fp32 + channels-last": {"channels_last": True},
+VARIANTS = {LOOP: {}, "fp32": {}, "fp32 + channels-last": {"channels_last": True},
             "fp32 + channels-last + reuse-fake": {"channels_last": True, "reuse_fake": True},
             "bf16 + channels-last": {"amp": "bf16", "channels_last": True},
             "bf16 + channels-last + reuse-fake": {"amp": "bf16", "channels_last": True, "reuse_fake": True}}
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             trainers[k] = (Loop(cfg) if k == LOOP
                            else Trainer(cfg, tempfile.mkdtemp(prefix="gankit-peak-") + "/run", overwrite=True))
             flops[k] = iteration_flops(trainers[k])
-        batch = trainers["fp32 (default)"].cfg.batch_size
+        batch = trainers["fp32"].cfg.batch_size
         measured = interleaved_rates(trainers, rounds, iters, batch)
     finally:
         for t in trainers.values():

@@ -1,7 +1,8 @@
 """Refactoring guard: each model family trains to the same generator weights as gankit 0.1.0, byte for byte.
 
-The hashes are SHA-256 of ``generator.safetensors`` after ``gankit train <flags> --steps 200 --seed 0
---no-fused-adam`` (Adam's per-parameter loop, as 0.1.0 ran it; the default fused Adam rounds differently),
+The hashes are SHA-256 of ``generator.safetensors`` after ``gankit train <flags> --steps 200 --amp none --seed 0
+--no-fused-adam`` (fp32 and Adam's per-parameter loop, as 0.1.0 ran them; the default ``--amp auto`` trains in
+bf16 where the CPU has it natively, and the default fused Adam rounds differently),
 in one thread and in the kernels of ``PINNED``: ATen's AVX2 kernels, oneDNN's AVX2 JIT code and MKL's
 COMPATIBLE branch (the one that gives the same results on Intel and other x86 CPUs). Left to choose,
 each library takes the widest instructions the CPU has and MKL takes a vendor's own path, and the weights
@@ -58,6 +59,7 @@ def trained(tmp_path_factory):
     def run(name):
         out = root / name
         proc = subprocess.run([sys.executable, "-m", "gankit", "train", *FAMILIES[name][0], "--steps", "200",
+                               "--amp", "none",
                                "--seed", "0", "--no-fused-adam", "--out", str(out), "--no-progress"],
                               env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-2000:]

@@ -18,9 +18,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+# fp32 (--amp none): two processes match one to 1e-5 in fp32; the default auto would pick bf16 on some CPUs
 BASE = ["--g-hidden", "32", "--d-hidden", "32", "--z-dim", "8", "--image-size", "8", "--dropout", "0",
         "--batch-size", "32", "--log-every", "5", "--no-progress", "--no-tensorboard", "--device", "cpu",
-        "--seed", "3"]
+        "--seed", "3", "--amp", "none"]
 
 
 def _env():
@@ -130,7 +131,7 @@ def test_out_is_required_under_torchrun(tmp_path):
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_amp_auto_is_bf16_where_the_cpu_has_it_and_the_run_records_the_choice(tmp_path, monkeypatch, native):
+def test_amp_auto_is_the_default_bf16_where_the_cpu_has_it_and_the_run_records_the_choice(tmp_path, monkeypatch, native):
     import json
 
     import gankit
@@ -142,15 +143,30 @@ def test_amp_auto_is_bf16_where_the_cpu_has_it_and_the_run_records_the_choice(tm
     cpu = torch.device("cpu")
     assert resolve_amp("auto", cpu) == ("bf16" if native else "none")
     assert resolve_amp("fp16", cpu) == "fp16" and resolve_amp("none", cpu) == "none"  # only auto is resolved
-    trainer = Trainer(tiny(amp="auto", steps=2, image_size=16), tmp_path / "run")
+    # the default is auto; on a CPU, r3gan (also as a cgan backbone) and CycleGAN stay fp32, and so does 2-D data
+    assert gankit.TrainConfig().amp == "auto"
+    for family in (dict(model="r3gan"), dict(model="cgan", backbone="r3gan"), dict(model="cyclegan")):
+        assert resolve_amp("auto", cpu, gankit.TrainConfig(**family)) == "none"
+    assert resolve_amp("auto", cpu, gankit.TrainConfig(model="cgan"), "image") == ("bf16" if native else "none")
+    assert resolve_amp("auto", cpu, gankit.TrainConfig(data="ring", model="mlp"), "points") == "none"
+    with monkeypatch.context() as m:  # oneDNN capped below its bf16 instructions emulates bf16: fp32
+        m.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+        assert resolve_amp("auto", cpu) == "none"
+        m.setenv("ONEDNN_MAX_CPU_ISA", "avx512_core_amx")
+        assert resolve_amp("auto", cpu) == ("bf16" if native else "none")
+    # on a GPU with bf16, every image model: R3GAN's paper trains in mixed precision
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: native)
+    assert resolve_amp("auto", torch.device("cuda"), gankit.TrainConfig(model="r3gan")) == ("bf16" if native else "none")
+    trainer = Trainer(tiny(steps=2, image_size=16), tmp_path / "run")  # the default, auto
     assert trainer.autocast_dtype == (torch.bfloat16 if native else None) and trainer.cfg.amp in ("bf16", "none")
+    assert trainer.cfg.channels_last == native  # bf16 comes with channels-last
     trainer.train()
-    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["config"]["amp"]
-    assert recorded == ("bf16" if native else "none")
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert (recorded["amp"], recorded["channels_last"]) == (("bf16", True) if native else ("none", False))
     # a resume on a machine that decides otherwise keeps what the run trained with
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: not native)
     resumed = Trainer(tiny(amp="auto", steps=3, image_size=16), tmp_path / "run", resume=True)
-    assert resumed.cfg.amp == recorded
+    assert (resumed.cfg.amp, resumed.cfg.channels_last) == (recorded["amp"], recorded["channels_last"])
     resumed.train()
     assert gankit.load(tmp_path / "run") is not None
 

@@ -164,9 +164,10 @@ class TrainConfig:
     threads: int = _scale(0, "CPU threads for training (0: auto, physical cores minus the current load, "
                              "at least 1; $OMP_NUM_THREADS when set; recorded, so a resume uses as many)")
     deterministic: bool = _run(False, "torch deterministic algorithms (errors on ops without one)")
-    amp: str = _scale("none", "mixed precision: bf16 autocast, or fp16 autocast + GradScaler; auto: bf16 where "
-                              "the hardware has it natively (CPUs with AMX or AVX512-BF16, CUDA GPUs with bf16), "
-                              "none elsewhere, the choice written into the run's config",
+    amp: str = _scale("auto", "mixed precision: bf16 autocast, or fp16 autocast + GradScaler; auto: bf16 + "
+                              "channels-last for image models where the hardware has bf16 natively (CPUs with AMX "
+                              "or AVX512-BF16, CUDA GPUs with bf16; on CPUs not r3gan or cyclegan, which it does not "
+                              "speed up there), none (fp32) elsewhere, the choice written into the run's config; none: fp32",
                       ("none", "auto", "bf16", "fp16"))
     compile: bool = _scale(False, "torch.compile G and D for the updates")
     channels_last: bool = _scale(False, "NHWC memory format for convolutional models")

@@ -8,6 +8,7 @@ terms (the objective's, then the regularisers': AC-GAN's class loss, gradient pe
 from __future__ import annotations
 
 import logging
+import os
 import random
 import shutil
 import signal
@@ -51,11 +52,19 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+#: oneDNN instruction-set caps (``ONEDNN_MAX_CPU_ISA``) below which it emulates bf16
+NO_BF16_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bf16 natively: a CUDA GPU with bf16, or a CPU with AMX tiles or
-    AVX512-BF16 (elsewhere oneDNN emulates bf16, many times slower than fp32)."""
+    AVX512-BF16 that oneDNN may use (not capped by ``ONEDNN_MAX_CPU_ISA`` below them; elsewhere oneDNN
+    emulates bf16, many times slower than fp32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).upper()
+    if device.type == "cpu" and cap in NO_BF16_ISAS:
+        return False
     if device.type == "cpu":
         cpu = torch.cpu
         return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()
@@ -63,11 +72,20 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def resolve_amp(amp: str, device: torch.device) -> str:
-    """``--amp auto``: bf16 where :func:`native_bf16`, else none; any other choice unchanged."""
+#: model families that ``--amp auto`` trains in fp32 on a CPU: bf16 measured no faster there (docs/benchmarks.md,
+#: "bf16 as the default?"), so it would change their numbers for nothing
+AUTO_FP32_ON_CPU = ("r3gan", "cyclegan")
+
+
+def resolve_amp(amp: str, device: torch.device, cfg: TrainConfig | None = None, kind: str = "image") -> str:
+    """``--amp auto`` (the default): bf16 where :func:`native_bf16`, for image data (``kind``) and, on a
+    CPU, for models other than :data:`AUTO_FP32_ON_CPU` (``cfg``: the run's config); else none. Any other
+    choice is returned unchanged."""
     if amp != "auto":
         return amp
-    return "bf16" if native_bf16(device) else "none"
+    family = None if cfg is None else (cfg.backbone if cfg.model in ("cgan", "acgan") else cfg.model)
+    slow = device.type == "cpu" and family in AUTO_FP32_ON_CPU
+    return "bf16" if native_bf16(device) and kind == "image" and not slow else "none"
 
 
 def seed_everything(seed: int) -> None:
@@ -131,8 +149,9 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         # refuse before doing any work: a missing run, an existing one, one another process trains
         self.run.check_resumable() if resume else self.run.check_new(overwrite)
-        if cfg.amp == "auto":  # the run's config records what ran: a resume keeps it, on any machine
-            cfg = self.cfg = cfg.replace(amp=self.run.config().amp if resume else resolve_amp(cfg.amp, self.device))
+        if cfg.amp == "auto" and resume:  # the run's config records what ran: a resume keeps it, on any machine
+            recorded = self.run.config()
+            cfg = self.cfg = cfg.replace(amp=recorded.amp, channels_last=recorded.channels_last or cfg.channels_last)
         self._changes = self.run.resume_changes(cfg) if resume else {}
         self._created = False  # this invocation made the run folder (removed again if nothing is saved)
         if self.dist.is_main and self.run.path.is_dir():
@@ -145,6 +164,9 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=False)
         data = data if data is not None else training_data(cfg)  # --train-subset: its subset
         self.spec = data.spec
+        if cfg.amp == "auto":  # a new run: bf16 + channels-last where native and measured no worse
+            amp = resolve_amp(cfg.amp, self.device, cfg, self.spec.kind)
+            cfg = self.cfg = cfg.replace(amp=amp, channels_last=cfg.channels_last or amp == "bf16")
         self.data = data.to(self.device)
         self.G, self.D = (m.to(self.device) for m in build_models(cfg, self.spec))
         if self.dist.enabled and cfg.sync_bn:
