@@ -53,7 +53,7 @@ def test_threads_flag_is_applied_and_recorded(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     run = tmp_path / "auto"
     assert main(["train", "--steps", "2", "--out", str(run), "--no-progress", *TINY[:-2]]) == 0  # no --threads
-    assert saved_config(run)["threads"] == 2 and "(2 CPU threads)" in capsys.readouterr().err
+    assert saved_config(run)["threads"] == 2 and "(2 CPU threads, " in capsys.readouterr().err
     assert "- **threads**: 2" in (run / "report.md").read_text()
     run = tmp_path / "one"
     assert main(["train", "--steps", "2", "--out", str(run), "--no-progress", *TINY]) == 0

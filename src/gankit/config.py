@@ -28,7 +28,7 @@ RECOMMENDED: dict = {
 }
 #: the values of fields added after a run was recorded: a config.json without the key trained with
 #: these (so an old run resumes with the arithmetic it started with)
-ABSENT_MEANS = {"fused_adam": False}
+ABSENT_MEANS = {"fused_adam": False, "amp": "none", "channels_last": False}
 #: what describes a preset's own data: dropped when the default preset stands in for other data
 DATA_KEYS = ("data", "image_size", "channels", "num_points", "epochs", "steps", "sample_every", "checkpoint_every")
 

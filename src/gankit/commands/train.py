@@ -63,7 +63,9 @@ def run(args) -> int:
     if main_rank:
         print(f"training {cfg.model}/{cfg.loss} on {cfg.data} ({len(trainer.data)} samples, shape "
               f"{tuple(trainer.spec.shape)}) for {trainer.total_steps} generator steps on {trainer.device} "
-              f"-> {run_dir} ({cfg.threads} CPU thread{'s' if cfg.threads > 1 else ''})"
+              f"-> {run_dir} ({cfg.threads} CPU thread{'s' if cfg.threads > 1 else ''}, "
+              f"{'fp32' if trainer.cfg.amp == 'none' else trainer.cfg.amp}"
+              f"{' + channels-last' if trainer.cfg.channels_last else ''})"
               + (f" ({trainer.dist.world_size} processes)" if trainer.dist.enabled else ""), file=sys.stderr)
     try:
         result = trainer.train()

@@ -61,7 +61,7 @@ def native_bf16(device: torch.device) -> bool:
     AVX512-BF16 that oneDNN may use (not capped by ``ONEDNN_MAX_CPU_ISA`` below them; elsewhere oneDNN
     emulates bf16, many times slower than fp32)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)  # pre-Ampere GPUs emulate it
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).upper()
     if device.type == "cpu" and cap in NO_BF16_ISAS:
         return False
@@ -152,6 +152,10 @@ class Trainer:
         if cfg.amp == "auto" and resume:  # the run's config records what ran: a resume keeps it, on any machine
             recorded = self.run.config()
             cfg = self.cfg = cfg.replace(amp=recorded.amp, channels_last=recorded.channels_last or cfg.channels_last)
+            if cfg.amp == "bf16" and not native_bf16(self.device):
+                log.warning("warning: this run trains in bf16 (chosen by --amp auto where it started), which %s "
+                            "emulates, many times slower than fp32; a run keeps its precision on resume",
+                            self.device)
         self._changes = self.run.resume_changes(cfg) if resume else {}
         self._created = False  # this invocation made the run folder (removed again if nothing is saved)
         if self.dist.is_main and self.run.path.is_dir():
