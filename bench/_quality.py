@@ -129,9 +129,12 @@ def _resumable(run_dir: Path, cfg) -> bool:
         if not run.is_run() or run.latest_checkpoint() is None:
             return False
         recorded, asked = _results_config(run.config().to_dict()), _results_config(cfg.to_dict())
-        if asked["amp"] == "auto":  # the run recorded what auto chose; a resume keeps it (gankit.Trainer)
-            for key in ("amp", "channels_last"):
-                recorded.pop(key), asked.pop(key)
+        if asked["amp"] == "auto":  # the run recorded what auto chose: it must be what auto chooses here
+            from gankit.training.trainer import resolve_amp, resolve_device
+
+            kind = run.meta().get("data_spec", {}).get("kind", "image")
+            amp = resolve_amp("auto", resolve_device(cfg.device), cfg, kind)
+            asked = {**asked, "amp": amp, "channels_last": asked["channels_last"] or amp == "bf16"}
         return recorded == asked
     except GankitError:
         return False

@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import SHARED_MNIST
 
@@ -142,3 +143,22 @@ def test_a_benchmark_run_killed_part_way_resumes_exactly_with_reuse(tmp_path):
     for role in ("generator", "generator_ema", "discriminator"):
         a, b = (load_file(tmp_path / d / f"{role}.safetensors") for d in ("straight", "killed"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), role
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_an_fp32_checkpoint_resumes_under_auto_only_where_auto_picks_fp32(tmp_path, monkeypatch, native):
+    """--reuse must not finish an fp32 run in bf16 (one table, two precisions): an auto config resumes a
+    checkpoint only if what auto picks on this machine is what the run recorded."""
+    import gankit
+    from bench._quality import _resumable
+    from conftest import tiny
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    cfg = tiny(steps=4, checkpoint_every=2, image_size=16)
+    gankit.train(cfg.replace(amp="none"), tmp_path / "fp32")
+    gankit.train(cfg.replace(amp="auto"), tmp_path / "auto")
+    assert _resumable(tmp_path / "fp32", cfg.replace(amp="auto")) == (not native)
+    assert _resumable(tmp_path / "auto", cfg.replace(amp="auto"))  # what auto picked here, it picks again
+    assert _resumable(tmp_path / "fp32", cfg.replace(amp="none"))
