@@ -45,7 +45,7 @@ def run_job(out: Path, threads: int | None, steps: int | None = None) -> dict:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     wall, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    picked = int(re.search(r"\((\d+) CPU threads?\)", proc.stderr).group(1))
+    picked = int(re.search(r"\((\d+) CPU threads?[,)]", proc.stderr).group(1))  # "(N CPU threads, fp32)"
     done = re.search(r"done: (\d+) steps in ([\d.]+)s \((\d+) images/s\)", proc.stdout)
     return {"wall": wall, "cpu": cpu, "threads": picked, "steps": int(done.group(1)), "train_s": float(done.group(2)),
             "images_per_s": int(done.group(3)), "load": load,
