@@ -130,11 +130,10 @@ def _resumable(run_dir: Path, cfg) -> bool:
             return False
         recorded, asked = _results_config(run.config().to_dict()), _results_config(cfg.to_dict())
         if asked["amp"] == "auto":  # the run recorded what auto chose: it must be what auto chooses here
-            from gankit.training.trainer import resolve_amp, resolve_device
+            from gankit.training.trainer import resolve_device, resolve_precision
 
             kind = run.meta().get("data_spec", {}).get("kind", "image")
-            amp = resolve_amp("auto", resolve_device(cfg.device), cfg, kind)
-            asked = {**asked, "amp": amp, "channels_last": asked["channels_last"] or amp == "bf16"}
+            asked = {**asked, **resolve_precision(cfg, resolve_device(cfg.device), kind)}
         return recorded == asked
     except GankitError:
         return False

@@ -22,16 +22,19 @@ def conv_macs(batch, out_hw, cin, cout, k=4):
     return batch * out_hw * out_hw * cin * cout * k * k
 
 
-def hand_count(reuse: bool) -> float:
-    B = 64
-    # G (transposed convs, at their input positions): 100->512 on 1x1, 512->256 on 4x4, 256->128 on 8x8,
-    # 128->64 on 16x16, 64->1 on 32x32
+def layer_macs(B: int = 64) -> tuple[list[int], list[int]]:
+    """Multiply-adds of DCGAN-64's layers: G's transposed convs (at their input positions) 100->512 on 1x1,
+    512->256 on 4x4, 256->128 on 8x8, 128->64 on 16x16, 64->1 on 32x32; D's convs (at their output positions)
+    1->64 to 32x32, 64->128 to 16x16, 128->256 to 8x8, 256->512 to 4x4, 512->1 to 1x1."""
     g = [conv_macs(B, 1, 100, 512), conv_macs(B, 4, 512, 256), conv_macs(B, 8, 256, 128), conv_macs(B, 16, 128, 64),
          conv_macs(B, 32, 64, 1)]
-    # D (convs, at their output positions): 1->64 to 32x32, 64->128 to 16x16, 128->256 to 8x8, 256->512 to 4x4,
-    # 512->1 to 1x1
     d = [conv_macs(B, 32, 1, 64), conv_macs(B, 16, 64, 128), conv_macs(B, 8, 128, 256), conv_macs(B, 4, 256, 512),
          conv_macs(B, 1, 512, 1)]
+    return g, d
+
+
+def hand_count(reuse: bool) -> float:
+    g, d = layer_macs()
     G, D = sum(g), sum(d)
     # D step: G forward (no grad), D forward on real and on fake, D backward for both: weight gradients
     # everywhere, input gradients except into the images (the first layer's)
@@ -45,11 +48,7 @@ def hand_count(reuse: bool) -> float:
 def hand_count_main_py() -> float:
     """pytorch/examples' update: one G forward; D's step as gankit's; G's step on the same fakes, with D's
     weight gradients computed too (main.py does not freeze D)."""
-    B = 64
-    g = [conv_macs(B, 1, 100, 512), conv_macs(B, 4, 512, 256), conv_macs(B, 8, 256, 128), conv_macs(B, 16, 128, 64),
-         conv_macs(B, 32, 64, 1)]
-    d = [conv_macs(B, 32, 1, 64), conv_macs(B, 16, 64, 128), conv_macs(B, 8, 128, 256), conv_macs(B, 4, 256, 512),
-         conv_macs(B, 1, 512, 1)]
+    g, d = layer_macs()
     G, D = sum(g), sum(d)
     return 2 * (G + 2 * D + 2 * (D + D - d[0]) + D + (D + D) + (G + G - g[0]))
 

@@ -88,6 +88,13 @@ def resolve_amp(amp: str, device: torch.device, cfg: TrainConfig | None = None, 
     return "bf16" if native_bf16(device) and kind == "image" and not slow else "none"
 
 
+def resolve_precision(cfg: TrainConfig, device: torch.device, kind: str) -> dict:
+    """The ``amp`` and ``channels_last`` a new run of ``cfg`` trains with: :func:`resolve_amp`, and bf16
+    brings channels-last with it."""
+    amp = resolve_amp(cfg.amp, device, cfg, kind)
+    return {"amp": amp, "channels_last": cfg.channels_last or (cfg.amp == "auto" and amp == "bf16")}
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -169,8 +176,7 @@ class Trainer:
         data = data if data is not None else training_data(cfg)  # --train-subset: its subset
         self.spec = data.spec
         if cfg.amp == "auto":  # a new run: bf16 + channels-last where native and measured no worse
-            amp = resolve_amp(cfg.amp, self.device, cfg, self.spec.kind)
-            cfg = self.cfg = cfg.replace(amp=amp, channels_last=cfg.channels_last or amp == "bf16")
+            cfg = self.cfg = cfg.replace(**resolve_precision(cfg, self.device, self.spec.kind))
         self.data = data.to(self.device)
         self.G, self.D = (m.to(self.device) for m in build_models(cfg, self.spec))
         if self.dist.enabled and cfg.sync_bn:
