@@ -31,6 +31,7 @@ from . import checkpoint as ckpt
 from .ema import EMA
 from .games import autocast_factory, build_game, input_format, total
 from .logger import RunLogger
+from .optim import make_optimizer
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -120,14 +121,6 @@ def set_rng_state(state: dict) -> None:
     random.setstate((v, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=cfg.fused_adam or None)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
-    return torch.optim.RMSprop(params, lr=lr)
 
 
 class Trainer:
