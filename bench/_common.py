@@ -105,3 +105,9 @@ def replace_section(path: Path, heading: str, text: str) -> None:
 def write_section(path: Path, title: str, body: str) -> None:
     """Replace (or append) the section ``## title`` of ``path``; other sections stay as they are."""
     replace_section(path, f"## {title}", f"## {title}\n\n{body.strip()}")
+
+
+#: the precision of the quality benchmarks' recorded rows: fp32, NCHW (``--amp none``), pinned so that a
+#: re-run on any machine trains what the rows measured and ``--reuse`` finds them (bf16 against fp32 is
+#: bench/amp_quality.py's question)
+FP32 = dict(amp="none", channels_last=False)

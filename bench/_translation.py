@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from bench._common import EVALUATORS, MNIST_ROOT  # first: src/ importable
+from bench._common import EVALUATORS, FP32, MNIST_ROOT  # first: src/ importable
 import gankit
 from gankit import TrainConfig
 from gankit.data import load_dataset
@@ -34,7 +34,7 @@ def bench_pix2pix(steps: int, workdir: Path, figure: Path | None, data_root: Pat
     """pix2pix (the pix2pix-edges2mnist preset's settings) trained for ``steps`` in ``workdir``/pix2pix and
     scored on the evaluator's held-out digits; ``changes``: config fields over those (``amp``, ``seed``...)."""
     cfg = TrainConfig(model="pix2pix", data="edges2mnist", data_root=str(data_root), split="test", g_width=32,
-                      d_width=32, batch_size=64, steps=steps, log_every=50, checkpoint_every=steps, **QUIET)
+                      d_width=32, batch_size=64, steps=steps, log_every=50, checkpoint_every=steps, **QUIET, **FP32)
     cfg = cfg.replace(**changes)
     pairs = load_dataset(cfg)
     ev = load_evaluator(EVAL_MNIST)

@@ -40,7 +40,7 @@ from pathlib import Path
 if not __package__:  # python bench/ablation.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, bench_command, table, write_section  # noqa: E402
+from bench._common import DOCS, FP32, bench_command, table, write_section  # noqa: E402
 from bench._quality import (QUIET, add_common_args, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
                             train_and_evaluate)
 
@@ -96,7 +96,7 @@ def slug(*parts: str) -> str:
 def run_settings(steps: int, data_root: Path) -> dict:
     """What every Stacked MNIST row sets besides its recipe: data, budget, quiet logging, one checkpoint."""
     return dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
-                checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
+                checkpoint_every=steps, keep_checkpoints=1, log_every=100, seed=0, **QUIET, **FP32)
 
 
 def stacked_config(backbone: str, loss: str, reg: str, steps: int, data_root: Path, quick: bool):
@@ -216,7 +216,7 @@ def grid_config(loss: str, reg: str, seed: int, steps: int, quick: bool):
     cfg = TrainConfig.from_preset("r3gan-grid", loss=loss, r1_gamma=r1, r2_gamma=r2)
     return cfg.replace(seed=seed, steps=steps, epochs=None, device="cpu", progress=False, tensorboard=False,
                        sample_every=steps, checkpoint_every=steps, log_every=min(cfg.log_every, steps),
-                       **({"g_hidden": [16, 16], "d_hidden": [16, 16]} if quick else {}))
+                       **FP32, **({"g_hidden": [16, 16], "d_hidden": [16, 16]} if quick else {}))
 
 
 def grid_run(task: tuple) -> dict:

@@ -35,7 +35,7 @@ from pathlib import Path
 if not __package__:  # python bench/limited_data.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, bench_command, table, write_section  # noqa: E402
+from bench._common import DOCS, FP32, bench_command, table, write_section  # noqa: E402
 from bench._quality import (QUIET, add_common_args, digits_evaluator, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
                             train_and_evaluate)
 
@@ -107,7 +107,7 @@ def config(name: str, aug: str, seed: int, steps: int, data_root: Path, quick: b
     cfg = TrainConfig.from_preset(preset)
     ada = {"ada_kimg": kimg or ada_kimg(steps, quick)} if aug == "ada" else {}
     run = dict(data_root=str(data_root), steps=steps, epochs=None, sample_every=steps, checkpoint_every=steps,
-               keep_checkpoints=1, log_every=max(steps // 50, 1), seed=seed, **QUIET)
+               keep_checkpoints=1, log_every=max(steps // 50, 1), seed=seed, **QUIET, **FP32)
     width = {"d_width": d_width} if d_width else {}
     return cfg.replace(**{**run, **changes, **COMMON, **RECIPES[recipe], **width, **AUGS[aug], **ada,
                           **(QUICK if quick else {})})

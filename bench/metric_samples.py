@@ -79,7 +79,7 @@ def table(name: str, summary: dict) -> str:
             r = summary[m]["rows"][n]
             cells += [f"{r['mean']:.4g} ± {r['std']:.2g}", f"{r['bias']:+.2g}"]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines.append(f"| n → ∞ (fit) | " + " | ".join(f"{summary[m]['limit']:.4g} | 0" for m in METRICS) + " |")
+    lines.append("| n → ∞ (fit) | " + " | ".join(f"{summary[m]['limit']:.4g} | 0" for m in METRICS) + " |")
     return "\n".join(lines)
 
 

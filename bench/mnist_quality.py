@@ -26,7 +26,7 @@ from pathlib import Path
 if not __package__:  # python bench/mnist_quality.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, table, write_section  # noqa: E402
+from bench._common import DOCS, FP32, table, write_section  # noqa: E402
 from bench._quality import (QUIET, add_common_args, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
                             train_and_evaluate)
 
@@ -55,7 +55,7 @@ def config(model: str, objective: str, steps: int, data_root: Path, quick: bool)
     preset, changes = MODELS[model]
     cfg = TrainConfig.from_preset(preset)
     run = dict(loss=objective, data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
-               checkpoint_every=steps, keep_checkpoints=1, log_every=100, **QUIET)
+               checkpoint_every=steps, keep_checkpoints=1, log_every=100, **QUIET, **FP32)
     return cfg.replace(**{**run, **changes, **COMMON, **OBJECTIVE_SETTINGS.get(objective, {}),
                           **(QUICK if quick else {})})
 

@@ -26,7 +26,7 @@ from pathlib import Path
 if not __package__:  # python bench/stacked_mnist.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, table, write_section  # noqa: E402
+from bench._common import DOCS, FP32, table, write_section  # noqa: E402
 from bench._quality import (QUIET, add_common_args, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
                             train_and_evaluate)
 
@@ -101,7 +101,7 @@ def config(variant: str, steps: int, data_root: Path, quick: bool):
 
     cfg = TrainConfig.from_preset(PRESET)
     run = dict(data_root=str(data_root), split="test", steps=steps, epochs=None, sample_every=steps,
-               checkpoint_every=2000, keep_checkpoints=1, log_every=100, seed=0, **QUIET)
+               checkpoint_every=2000, keep_checkpoints=1, log_every=100, seed=0, **QUIET, **FP32)
     changes = {k: v for k, v in VARIANTS[variant][0].items() if not (quick and k == "steps")}  # quick: its steps
     return cfg.replace(**{**run, **changes, **(QUICK if quick else {})})
 

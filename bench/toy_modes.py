@@ -38,7 +38,7 @@ import torch
 if not __package__:  # python bench/toy_modes.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, ROOT, header, replace_section  # noqa: E402
+from bench._common import DOCS, FP32, ROOT, header, replace_section  # noqa: E402
 from bench._common import table as md_table  # noqa: E402
 from bench._toy import N_SAMPLES, PAPERS  # noqa: E402
 from bench._toy import Serial as _Serial  # noqa: E402
@@ -88,7 +88,7 @@ def make_config(data: str, name: str, seed: int, steps: int | None):
         cfg = TrainConfig.from_preset(f"mlp-{data}", **CONFIGS[name])
     steps = steps or (cfg.steps if name in PRESET_OF else STEPS)  # a preset's row: its preset's budget
     return cfg.replace(seed=seed, steps=steps, epochs=None, device="cpu", progress=False, tensorboard=False,
-                       sample_every=steps, checkpoint_every=steps, log_every=min(cfg.log_every, steps))
+                       sample_every=steps, checkpoint_every=steps, log_every=min(cfg.log_every, steps), **FP32)
 
 
 def run_spec(data: str, name: str, seed: int, steps: int | None) -> dict:

@@ -29,7 +29,7 @@ import torch
 if not __package__:  # python bench/translation.py: bench/_common.py makes the repository root importable
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
-from bench._common import DOCS, EVALUATORS, ROOT, header, replace_section, table  # noqa: E402
+from bench._common import DOCS, EVALUATORS, FP32, ROOT, header, replace_section, table  # noqa: E402
 from bench._translation import QUIET, apply, bench_pix2pix, grid, scores  # noqa: E402
 
 import gankit  # noqa: E402
@@ -45,7 +45,7 @@ SECTION = "## Image-to-image: pix2pix edges→digit, CycleGAN"
 # ---------------------------------------------------------------------- CycleGAN
 def bench_cyclegan(steps: int, identity_weight: float, workdir: Path, figure: Path | None) -> dict:
     cfg = TrainConfig(model="cyclegan", loss="lsgan", data="digits2inverted", image_size=16, g_width=16, d_width=16,
-                      batch_size=16, steps=steps, log_every=50, checkpoint_every=steps, **QUIET)
+                      batch_size=16, steps=steps, log_every=50, checkpoint_every=steps, **QUIET, **FP32)
     cfg = cfg.replace(identity_weight=identity_weight)
     t = gankit.Trainer(cfg, workdir / f"cyclegan-{identity_weight}")
     terms: list[dict] = []
