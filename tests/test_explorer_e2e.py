@@ -37,7 +37,7 @@ def server(tmp_path_factory):
         for k, v in saved_env.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     gankit.train(tiny(model="cyclegan", loss="lsgan", data="digits2inverted", steps=1), base / "cyclegan")
-    # a run still training: more steps configured than logged, metrics just written
+    # a run still training: more steps configured than logged (its metrics are touched just before it is shown)
     shutil.copytree(base / "dcgan", base / "live")
     meta = json.loads((base / "live" / "config.json").read_text())
     meta["config"]["steps"] = 1000
@@ -129,6 +129,7 @@ def test_explorer_as_a_person_uses_it(server, tmp_path):
         assert "translate" in ready(page, "#translated") and not page.is_visible("#samples-panel")
 
         # a run still training says so and polls
+        os.utime(base / "live" / "metrics.jsonl")  # "running" = written within 60 s: the copy kept dcgan's time
         page.select_option("#run", "live")
         page.wait_for_function("() => document.querySelector('#progress').dataset.running === '1'")
         assert "still training" in page.inner_text("#progress")

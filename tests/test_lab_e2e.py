@@ -83,7 +83,7 @@ def test_lab_page_in_headless_chromium(server, tmp_path):
     bad = []
     with headless_page(url, viewport={"width": 1000, "height": 1150}) as (browser, page, errors, foreign):
         page.on("response", lambda r: bad.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
-        page.goto(url + "/lab?data=ring&show=1")
+        page.goto(url + "/lab?data=ring&show=1&steps=20000")  # steps: still running when paused below, however fast
         page.wait_for_selector("body[data-ready='1']", timeout=20000)
         page.wait_for_function("() => +document.querySelector('#panel-a').dataset.frames >= 1")
         assert data(page, "#panel-a", "modes") == "0" and data(page, "#panel-a", "step") == "0"
@@ -151,6 +151,7 @@ def test_lab_page_in_headless_chromium(server, tmp_path):
 
         # a bad setting: the server's 422, on the page
         page.uncheck("#compare")
+        page.wait_for_function("() => document.querySelector('#panel-b').hidden")  # that reset has read the form
         page.fill("input[name=lr_g]", "5")
         page.dispatch_event("input[name=lr_g]", "change")
         page.wait_for_selector("#error:not([hidden])")
@@ -187,7 +188,7 @@ def test_lab_page_in_headless_chromium(server, tmp_path):
     assert len(errors) == 1 and "status of 422" in errors[0], (errors, bad)  # Chromium's note on the 422 above
     for name in ("lab-ring.png", "lab-compare.png", "lab-1d.png"):
         assert (shots / name).stat().st_size > 10_000
-    deadline = time.monotonic() + 15  # the page is gone: its runs end (idle timeout 10 s)
+    deadline = time.monotonic() + 30  # the page is gone: its runs end (idle timeout 10 s)
     while app.state.lab.sessions and time.monotonic() < deadline:
         time.sleep(0.2)
     assert app.state.lab.sessions == {}

@@ -43,6 +43,16 @@ def wait_new_image(page, sel: str, old_url: str | None) -> str:
     return page.eval_on_selector(sel, "i => i.dataset.url")
 
 
+def wait_image_with(page, sel: str, fragment: str) -> str:
+    """Wait until <img sel> shows a response to a request whose URL contains ``fragment``; its URL (a
+    request still in flight from before, e.g. one a label change started, cannot stand in for it)."""
+    page.wait_for_function(
+        "([sel, frag]) => { const i = document.querySelector(sel);"
+        " return i.dataset.state === 'ready' && (i.dataset.url || '').includes(frag) && i.complete && i.naturalWidth > 0; }",
+        arg=[sel, fragment], timeout=20000)
+    return page.eval_on_selector(sel, "i => i.dataset.url")
+
+
 def wait_image_of_run(page, sel: str, run: str) -> str:
     """Wait until <img sel> shows a response from ``run``'s API (its URL names the run); its URL.
 
@@ -67,7 +77,7 @@ def test_explorer_page_in_headless_chromium(server):
         assert page.is_visible("#label-box")  # the first run is conditional: a label picker
         assert page.locator("#label option").count() == 11  # random + classes 0..9
         assert "42.25" in page.inner_text("#metrics") and page.is_visible("#curves")
-        assert page.eval_on_selector("#curves", "i => i.naturalWidth") > 0
+        page.wait_for_function("() => { const i = document.querySelector('#curves'); return i.complete && i.naturalWidth > 0; }")
 
         # 'new samples': a new seed in the box and a different grid on screen.
         seed0 = page.input_value("#seed")
@@ -82,6 +92,7 @@ def test_explorer_page_in_headless_chromium(server):
         page.select_option("#label", "3")
         grid = wait_new_image(page, "#grid", grid)
         assert "label=3" in grid
+        interp = wait_image_with(page, "#interp", "label=3")  # the label change reloads the interpolation too
 
         # The interpolation slider: drag to about 3/4 of the way from seed A to seed B.
         before = pixels(page.locator("#interp").screenshot())
@@ -93,8 +104,8 @@ def test_explorer_page_in_headless_chromium(server):
         after = pixels(page.locator("#interp").screenshot())
         assert (before != after).mean() > 0.05
         page.keyboard.press("End")  # keyboard works too: t = 1
-        interp = wait_new_image(page, "#interp", interp)
-        assert "t=1" in interp
+        interp = wait_image_with(page, "#interp", "&t=1")
+        assert page.input_value("#t") == "1"
 
         # A bad value is reported on the page, not thrown.
         page.fill("#seed", "99999999999999999999")  # beyond 2**63 - 1
