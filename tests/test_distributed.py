@@ -18,6 +18,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from gankit.training.trainer import native_bf16
+
 # fp32 (--amp none): two processes match one to 1e-5 in fp32; the default auto would pick bf16 on some CPUs
 BASE = ["--g-hidden", "32", "--d-hidden", "32", "--z-dim", "8", "--image-size", "8", "--dropout", "0",
         "--batch-size", "32", "--log-every", "5", "--no-progress", "--no-tensorboard", "--device", "cpu",
@@ -230,3 +232,37 @@ def test_compile_matches_eager(tmp_path):
     gankit.train(cfg, tmp_path / "eager")
     gankit.train(cfg.replace(compile=True), tmp_path / "compiled")
     assert _max_diff(tmp_path / "eager", tmp_path / "compiled") <= 1e-4
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not native_bf16(torch.device("cpu")),
+                    reason="needs a CPU with native bf16 (AVX512-BF16 or AMX) to make the ranks disagree")
+def test_auto_precision_is_one_choice_for_all_ranks(tmp_path):
+    """--amp auto under torchrun: bf16 only if every rank computes it natively; a rank whose oneDNN is
+    capped below bf16 (here by ONEDNN_MAX_CPU_ISA) makes the whole run fp32, as config.json records."""
+    import json
+
+    args = ["train", "--model", "dcgan", "--data", "digits", "--image-size", "8", "--g-width", "8", "--d-width", "8",
+            "--z-dim", "8", "--batch-size", "16", "--steps", "2", "--no-progress", "--no-tensorboard",
+            "--device", "cpu"]
+    for name, cap in (("all-native", None), ("one-capped", "AVX2")):
+        port, procs = _free_port(), []
+        for rank in (0, 1):
+            env = {**_env(), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+                   "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+            if rank == 1 and cap:
+                env["ONEDNN_MAX_CPU_ISA"] = cap
+            procs.append(subprocess.Popen([sys.executable, "-m", "gankit", *args, "--out", str(tmp_path / name)],
+                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err[-3000:]
+        config = json.loads((tmp_path / name / "config.json").read_text())["config"]
+        assert (config["amp"], config["channels_last"]) == (("bf16", True) if cap is None else ("none", False)), name

@@ -169,7 +169,10 @@ class Trainer:
         data = data if data is not None else training_data(cfg)  # --train-subset: its subset
         self.spec = data.spec
         if cfg.amp == "auto":  # a new run: bf16 + channels-last where native and measured no worse
-            cfg = self.cfg = cfg.replace(**resolve_precision(cfg, self.device, self.spec.kind))
+            chosen = resolve_precision(cfg, self.device, self.spec.kind)
+            if self.dist.any(chosen["amp"] != "bf16"):  # torchrun: bf16 only where every rank has it natively
+                chosen = resolve_precision(cfg.replace(amp="none"), self.device, self.spec.kind)
+            cfg = self.cfg = cfg.replace(**chosen)
         self.data = data.to(self.device)
         self.G, self.D = (m.to(self.device) for m in build_models(cfg, self.spec))
         if self.dist.enabled and cfg.sync_bn:
