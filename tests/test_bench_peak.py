@@ -75,3 +75,16 @@ def test_main_py_loop_flops_equal_the_hand_count():
 def test_matmul_peak_is_a_rate():
     fast = peak_share.matmul_peak(torch.float32, n=256, repeats=3)
     assert 0.1 < fast < 1e5  # GFLOP/s: a single CPU thread is neither idle nor a supercomputer
+
+
+def test_another_preset_gets_gankits_rows_in_a_section_of_its_own(capsys, tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    assert peak_share.main(["--quick", "--preset", "r3gan-mnist", "--data-root", str(SHARED_MNIST),
+                            "--doc", str(doc)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1].strip() for line in out.splitlines()
+            if line.startswith("| ") and "GFLOP" not in line and not line.startswith("| ---")]
+    assert rows == list(peak_share.GENERIC)  # no main.py row, no --reuse-fake: DCGAN's recipes
+    assert "`r3gan-mnist` (28x28" in out and "item 2" not in out and not doc.exists()  # --quick writes nothing
+    assert peak_share.title("r3gan-mnist") != peak_share.title("dcgan64-mnist")
+    assert "DCGAN-64 training" in peak_share.title("dcgan64-mnist")  # the section written before --preset
