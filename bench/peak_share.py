@@ -8,8 +8,8 @@ thread). This benchmark measures both sides of that ratio in one process, on wha
 
 * the peak: the best of 5 square matrix products (4096 x 4096, one thread) in fp32 and in bf16;
 * the work: the FLOPs of one training iteration (one D step + one G step of dcgan64-mnist, batch 64),
-  counted by ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products, forward
-  and backward: what the peak is a peak of);
+  counted with FlopCounterMode's formulas (``torch.utils.flop_counter``; convolutions and matrix
+  products, forward and backward: what the peak is a peak of);
 * the rate: images per CPU-second of that iteration for main.py's algorithm in fp32
   (bench/reference_loop.py: pytorch/examples' dcgan update on the same networks), gankit's fp32
   default, ``--channels-last``, that with ``--reuse-fake``, ``--amp bf16 --channels-last``, and that
@@ -108,6 +108,11 @@ def iteration_flops(trainer) -> int:
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
+            if func._overloadpacket not in flop_registry:  # e.g. aten.conv2d under inference mode: its parts
+                with self:
+                    out = func.decompose(*args, **kwargs)
+                if out is not NotImplemented:
+                    return out
             out = func(*args, **kwargs)
             if (formula := flop_registry.get(func._overloadpacket)) is not None:
                 Count.total += formula(*args, **kwargs, out_val=out)
@@ -167,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Matrix-product peak, {n}x{n}, one thread, best of 5: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 "
         f"{peak['bf16']:.0f} GFLOP/s (again after the training rounds: fp32 {after['fp32']:.0f}, bf16 "
         f"{after['bf16']:.0f}). `{args.preset}` "
-        f"({size}x{size}, batch {batch}, the MNIST *test* split): FLOPs of one D step + one G step counted by "
-        f"`torch.utils.flop_counter.FlopCounterMode`; images per CPU-second over {rounds} interleaved rounds of "
+        f"({size}x{size}, batch {batch}, the MNIST *test* split): FLOPs of one D step + one G step counted with "
+        f"the formulas of `torch.utils.flop_counter.FlopCounterMode`; images per CPU-second over {rounds} interleaved rounds of "
         f"{iters} iterations (median, min–max); achieved GFLOP/s = FLOPs per iteration × iterations per "
         "CPU-second; share = achieved ÷ the peak of the variant's dtype (a lower bound on the convolutions' own "
         "share: the rest of the iteration counts as time, not FLOPs).", "",

@@ -88,3 +88,24 @@ def test_another_preset_gets_gankits_rows_in_a_section_of_its_own(capsys, tmp_pa
     assert "`r3gan-mnist` (28x28" in out and "item 2" not in out and not doc.exists()  # --quick writes nothing
     assert peak_share.title("r3gan-mnist") != peak_share.title("dcgan64-mnist")
     assert "DCGAN-64 training" in peak_share.title("dcgan64-mnist")  # the section written before --preset
+
+
+def test_flops_of_undecomposed_ops_are_counted_as_flop_counter_mode_counts_them():
+    """Under inference mode the dispatcher sees aten.conv2d and aten.linear whole: they are counted
+    through their decompositions, as FlopCounterMode does."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 5))
+
+    class Step:
+        def d_step(self):
+            with torch.inference_mode():
+                net(torch.randn(2, 3, 8, 8))
+
+        def g_step(self):
+            pass
+
+    with FlopCounterMode(display=False) as counter:
+        Step().d_step()
+    expected = 2 * (2 * 6 * 6 * 4 * 3 * 3 * 3 + 2 * 4 * 6 * 6 * 5)  # conv + linear multiply-adds, x2
+    assert counter.get_total_flops() == expected == peak_share.iteration_flops(Step())

@@ -83,7 +83,7 @@ def test_lab_page_in_headless_chromium(server, tmp_path):
     bad = []
     with headless_page(url, viewport={"width": 1000, "height": 1150}) as (browser, page, errors, foreign):
         page.on("response", lambda r: bad.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
-        page.goto(url + "/lab?data=ring&show=1&steps=20000")  # steps: still running when paused below, however fast
+        page.goto(url + "/lab?data=ring&show=1&steps=20000")  # steps: the server's most, so still running when paused below
         page.wait_for_selector("body[data-ready='1']", timeout=20000)
         page.wait_for_function("() => +document.querySelector('#panel-a').dataset.frames >= 1")
         assert data(page, "#panel-a", "modes") == "0" and data(page, "#panel-a", "step") == "0"

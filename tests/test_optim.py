@@ -1,6 +1,7 @@
 """gankit's fused Adam: PyTorch's fused CPU kernel fed flat views in each parameter's memory order —
-the per-parameter Adam's results for every layout of parameter, gradient and loaded moments, no copies
-for channels-last parameters, bit-for-bit PyTorch's fused results for contiguous ones."""
+the per-parameter Adam's results for dense parameters in any order (NCHW, channels-last, permuted) with
+gradients and loaded moments in any layout, no copies for channels-last parameters, bit-for-bit
+PyTorch's fused results for contiguous ones."""
 import pytest
 import torch
 from torch.profiler import profile
@@ -71,3 +72,35 @@ def test_state_dict_is_pytorchs():
     a, b = ours.state_dict(), theirs.state_dict()
     assert a["param_groups"] == b["param_groups"] and a["state"].keys() == b["state"].keys()
     assert all(torch.equal(a["state"][i][k], b["state"][i][k]) for i in a["state"] for k in a["state"][i])
+
+
+@pytest.mark.parametrize("grad_layout", ["contiguous", "like the parameter", "channels-last"])
+def test_permuted_parameters_give_the_per_parameter_adam_result(grad_layout):
+    """Dense parameters in other orders (a transposed matrix, a 4-D tensor with its first two dims swapped)."""
+    def params():
+        g = torch.Generator().manual_seed(1)
+        return [torch.nn.Parameter(torch.randn(5, 3, generator=g).t()),
+                torch.nn.Parameter(torch.randn(4, 6, 3, 3, generator=g).permute(1, 0, 2, 3))]
+    g = torch.Generator().manual_seed(2)
+    grads = [[torch.randn(3, 5, generator=g), torch.randn(6, 4, 3, 3, generator=g)] for _ in range(3)]
+    results = []
+    for cls, fused in ((torch.optim.Adam, False), (Adam, True)):
+        ps = params()
+        opt = cls(ps, lr=0.05, fused=fused)
+        for step in grads:
+            for p, gr in zip(ps, step):
+                if grad_layout == "like the parameter":
+                    gr = torch.empty_like(p).copy_(gr)
+                elif grad_layout == "channels-last" and gr.dim() == 4:
+                    gr = gr.contiguous(memory_format=CL)
+                p.grad = gr
+            opt.step()
+        results.append([p.detach().clone() for p in ps])
+    assert all((a - b).abs().max().item() < 1e-6 for a, b in zip(*results))
+
+
+def test_sparse_gradients_get_pytorchs_message():
+    p = torch.nn.Parameter(torch.randn(4, 3))
+    p.grad = torch.randn(4, 3).to_sparse()
+    with pytest.raises(RuntimeError, match="sparse"):
+        Adam([p], lr=0.1, fused=True).step()

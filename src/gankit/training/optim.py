@@ -7,7 +7,8 @@ bf16 iteration), and where the gradient's or a moment's layout differs from the 
 the wrong elements and silently computes a wrong update (tests/test_optim.py shows both). :class:`Adam`
 hands the kernel 1-D views of dense tensors in the parameter's own memory order instead, after making
 any gradient or moment of another layout match it: the same kernel, the same arithmetic per element
-(bit-for-bit equal results on contiguous parameters), no copies for channels-last ones.
+(bit-for-bit equal results on contiguous parameters), no copies for channels-last (or otherwise permuted)
+dense ones.
 """
 from __future__ import annotations
 
@@ -16,50 +17,45 @@ from torch import Tensor
 
 from ..config import TrainConfig
 
-#: memory formats whose tensors :class:`Adam` flattens without a copy, with the permutation that makes
-#: such a tensor contiguous
-_ORDERS = ((torch.contiguous_format, None), (torch.channels_last, (0, 2, 3, 1)),
-           (torch.channels_last_3d, (0, 2, 3, 4, 1)))
+def _order(p: Tensor) -> tuple[int, ...] | None:
+    """The permutation of ``p``'s dims that makes it contiguous (dims by decreasing stride: (0, 2, 3, 1)
+    for channels-last), or None if no permutation does (a parameter that is not dense)."""
+    perm = tuple(sorted(range(p.dim()), key=lambda d: -p.stride(d)))
+    return perm if p.permute(perm).is_contiguous() else None
 
 
-def _layout(p: Tensor):
-    """(memory format, permutation) of a dense parameter, or None for any other layout."""
-    for fmt, perm in _ORDERS:
-        if (perm is None or p.dim() == len(perm)) and p.is_contiguous(memory_format=fmt):
-            return fmt, perm
-    return None
-
-
-def _flat(t: Tensor, perm) -> Tensor:
-    return (t if perm is None else t.permute(perm)).view(-1)
+def _in_order(t: Tensor, perm: tuple[int, ...]) -> bool:
+    """``t``'s elements lie in memory in the order ``perm`` gives (what a flat view of it then reads)."""
+    return t.permute(perm).is_contiguous()
 
 
 class Adam(torch.optim.Adam):
     """``torch.optim.Adam`` (Kingma & Ba 2015, Algorithm 1; same state and state-dict), which with
-    ``fused=True`` on the CPU passes the fused kernel flat views in each parameter's memory order (see
-    the module docstring). Everything else — CUDA, foreach, the per-parameter loop — is PyTorch's."""
+    ``fused=True`` on the CPU passes the fused kernel flat views in each dense parameter's memory order
+    (see the module docstring). Everything else — CUDA, foreach, the per-parameter loop, sparse
+    gradients — is PyTorch's."""
 
     def _init_group(self, group, params_with_grad, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps):
-        flatten = group["fused"] and not group["differentiable"]
-        layouts = {}
-        if flatten:
+        orders = {}
+        if group["fused"] and not group["differentiable"]:
             for p in group["params"]:
-                if p.grad is None or p.device.type != "cpu" or (lay := _layout(p)) is None:
+                if (p.grad is None or p.device.type != "cpu" or p.grad.layout != torch.strided
+                        or (perm := _order(p)) is None):
                     continue
-                layouts[p] = lay
-                if not p.grad.is_contiguous(memory_format=lay[0]):
-                    p.grad = p.grad.contiguous(memory_format=lay[0])
+                orders[p] = perm
+                if not _in_order(p.grad, perm):  # a gradient in another layout: into the parameter's
+                    p.grad = torch.empty_like(p).copy_(p.grad)
                 state = self.state.get(p, {})
                 for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
-                    if key in state and not state[key].is_contiguous(memory_format=lay[0]):
-                        state[key] = state[key].contiguous(memory_format=lay[0])  # e.g. loaded in another layout
+                    if key in state and not _in_order(state[key], perm):  # e.g. loaded in another layout
+                        state[key] = torch.empty_like(p).copy_(state[key])
         has_complex = super()._init_group(group, params_with_grad, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
                                           state_steps)
-        if layouts:
-            perms = [layouts[p][1] if p in layouts else False for p in params_with_grad]
+        if orders:
+            perms = [orders.get(p) for p in params_with_grad]
             for lst in (params_with_grad, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs):
                 if len(lst) == len(perms):  # max_exp_avg_sqs is empty without amsgrad
-                    lst[:] = [t if perm is False else _flat(t, perm) for t, perm in zip(lst, perms)]
+                    lst[:] = [t if perm is None else t.permute(perm).view(-1) for t, perm in zip(lst, perms)]
         return has_complex
 
 
