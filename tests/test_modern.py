@@ -119,3 +119,49 @@ def test_resume_is_exact_with_rpgan_r2_and_lazy_regularisation(tmp_path):
     for name in ("generator", "discriminator", "generator_ema"):
         a, b = (load_file(str(tmp_path / r / f"{name}.safetensors")) for r in ("whole", "part"))
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def _bf16_autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("up", [False, True])
+def test_resampling_under_bf16_autocast_is_the_fp32_filter_rounded_once(up):
+    """oneDNN's bf16 depthwise kernels are many times slower on a CPU: the [1, 2, 1] filter runs in fp32
+    there, and its bf16 result and input gradient are fp32's rounded once (what the bf16 kernel gave too:
+    the faster path changes no number)."""
+    from gankit.models.r3gan import Resample
+
+    m = Resample(up)
+    x = torch.randn(4, 6, 8, 8).bfloat16().float().contiguous(memory_format=torch.channels_last)  # bf16 values
+    ref = m(x)
+    xb = x.bfloat16().requires_grad_(True)
+    with _bf16_autocast():
+        y = m(xb)
+    assert y.dtype == torch.bfloat16 and y.shape == ref.shape
+    assert torch.equal(y, ref.bfloat16())  # one rounding of fp32's result
+    y.float().sum().backward()
+    xf = x.clone().requires_grad_(True)
+    m(xf).sum().backward()
+    assert torch.equal(xb.grad, xf.grad.bfloat16())
+
+
+def test_r3gan_under_bf16_autocast_keeps_bf16_activations_and_a_channels_last_stream():
+    from gankit.models.r3gan import BiasedLeakyReLU
+
+    act = BiasedLeakyReLU(6)
+    with _bf16_autocast():
+        assert act(torch.randn(2, 6, 4, 4).bfloat16()).dtype == torch.bfloat16  # not promoted by its fp32 bias
+    torch.manual_seed(0)
+    G = R3GANGenerator(1, 16, z_dim=8, widths=[16, 8, 8], blocks=[1, 1, 1], group_width=4)
+    for block in G.main:  # non-zero residual branches, so the blocks' layers all matter
+        if isinstance(block, ResidualBlock):
+            torch.nn.init.normal_(block.project.weight, std=0.1)
+    z = torch.randn(3, 8)
+    nchw = G(z)
+    G = G.to(memory_format=torch.channels_last)
+    seen = []
+    G.main[0].register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    out = G(z)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous()
+    assert (out - nchw).abs().max().item() < 1e-5

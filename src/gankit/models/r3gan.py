@@ -66,7 +66,9 @@ class BiasedLeakyReLU(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x + self.bias.view(1, -1, *([1] * (x.dim() - 2))), NEGATIVE_SLOPE)
+        # the bias in x's dtype: under bf16 autocast the activation stays bf16 (an fp32 bias would promote
+        # it, and every activation would be cast back for the next convolution)
+        return F.leaky_relu(x + self.bias.to(x.dtype).view(1, -1, *([1] * (x.dim() - 2))), NEGATIVE_SLOPE)
 
 
 class ResidualBlock(nn.Module):
@@ -100,11 +102,26 @@ class Resample(nn.Module):
         self.register_buffer("kernel", kernel[None, None], persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        return depthwise_in_fp32_on_cpu(self._resample, x)
+
+    def _resample(self, x: Tensor) -> Tensor:
         c = x.shape[1]
         k = self.kernel.to(x.dtype).expand(c, 1, 3, 3)
         if self.up:
             return F.conv_transpose2d(x, k, stride=2, padding=1, output_padding=1, groups=c)
         return F.conv2d(x, k, stride=2, padding=1, groups=c)
+
+
+def depthwise_in_fp32_on_cpu(fn, x: Tensor) -> Tensor:
+    """``fn(x)`` for a depthwise (channel-by-channel) convolution ``fn``; on a CPU under bf16/fp16 autocast
+    (or on bf16/fp16 inputs) it runs in fp32 and its result is cast back to ``x``'s dtype. oneDNN's
+    reduced-precision depthwise kernels are 8-40x slower there than its fp32 ones (forward + backward,
+    measured on an AVX512-BF16 CPU: docs/benchmarks.md, the r3gan share of the matmul peak); fp32
+    accumulates at least as exactly, and fp32 runs take the plain path unchanged."""
+    if x.device.type != "cpu" or (x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")):
+        return fn(x)
+    with torch.autocast("cpu", enabled=False):
+        return fn(x.float()).to(x.dtype)
 
 
 def _transition(c_in: int, c_out: int) -> nn.Module:
@@ -137,7 +154,14 @@ class R3GANGenerator(GeneratorBase):
         if self.embed is not None:
             z = torch.cat([z, self.embed(F.one_hot(y, self.num_classes).to(z.dtype))], dim=1)
         x = self.basis[None] * self.modulation(z)[:, :, None, None]
+        if self._channels_last():  # the residual stream in the convolutions' layout, not NCHW from the product
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.to_image(self.main(x))
+
+    def _channels_last(self) -> bool:
+        """The network was moved to channels-last (``--channels-last``): its first 3x3 weight says so."""
+        w = next(m for m in self.main if isinstance(m, ResidualBlock)).grouped.weight
+        return not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last)
 
 
 class R3GANDiscriminator(ConfigMixin, nn.Module):
@@ -167,7 +191,7 @@ class R3GANDiscriminator(ConfigMixin, nn.Module):
             nn.init.normal_(self.projection.weight, 0.0, 1.0 / math.sqrt(c))
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        h = self.basis(self.main(self.from_image(x))).flatten(1)
+        h = depthwise_in_fp32_on_cpu(self.basis, self.main(self.from_image(x))).flatten(1)
         logit = self.head(h).squeeze(1)
         if self.projection is not None:
             logit = logit + (self.projection(y) * h).sum(1)
