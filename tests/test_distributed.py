@@ -268,3 +268,23 @@ def test_auto_precision_is_one_choice_for_all_ranks(tmp_path):
             assert p.returncode == 0, err[-3000:]
         config = json.loads((tmp_path / name / "config.json").read_text())["config"]
         assert (config["amp"], config["channels_last"]) == (("bf16", True) if cap is None else ("none", False)), name
+
+
+def test_a_process_leaves_the_group_it_joined_before_it_exits(tmp_path):
+    """setup_distributed registers the process group's destruction at exit (gloo's threads otherwise can
+    abort the process while the interpreter is torn down)."""
+    script = ("import atexit, torch, torch.distributed as dist\n"
+              "from gankit.distributed import setup_distributed\n"
+              "info, _ = setup_distributed(torch.device('cpu'))\n"
+              "assert dist.is_initialized() and info.world_size == 2\n"
+              "atexit._run_exitfuncs()\n"
+              "print('left' if not dist.is_initialized() else 'still in the group')\n")
+    port, procs = _free_port(), []
+    for rank in (0, 1):
+        env = {**_env(), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": str(port)}
+        procs.append(subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and out.strip() == "left", err[-2000:]
