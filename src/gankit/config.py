@@ -166,7 +166,7 @@ class TrainConfig:
     deterministic: bool = _run(False, "torch deterministic algorithms (errors on ops without one)")
     amp: str = _scale("auto", "mixed precision: bf16 autocast, or fp16 autocast + GradScaler; auto: bf16 + "
                               "channels-last for image models where the hardware has bf16 natively (CPUs with AMX "
-                              "or AVX512-BF16, CUDA GPUs with bf16; on CPUs not r3gan or cyclegan, which it does not "
+                              "or AVX512-BF16, CUDA GPUs with bf16; on CPUs not cyclegan, which it does not "
                               "speed up there), none (fp32) elsewhere, the choice written into the run's config; none: fp32",
                       ("none", "auto", "bf16", "fp16"))
     compile: bool = _scale(False, "torch.compile G and D for the updates")

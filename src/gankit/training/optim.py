@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..config import TrainConfig
 
+
 def _order(p: Tensor) -> tuple[int, ...] | None:
     """The permutation of ``p``'s dims that makes it contiguous (dims by decreasing stride: (0, 2, 3, 1)
     for channels-last), or None if no permutation does (a parameter that is not dense)."""
