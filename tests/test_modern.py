@@ -6,13 +6,12 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import gankit
 from gankit.errors import GankitError
 from gankit.losses import OBJECTIVES, REGULARIZERS, build_regularizers
-from gankit.losses.regularizers import DiscriminatorPass
+from gankit.losses.regularizers import DiscriminatorPass, Regularizer
 from gankit.models.r3gan import R3GANDiscriminator, R3GANGenerator, ResidualBlock
 
 from conftest import tiny
@@ -79,6 +78,23 @@ def test_lazy_regularisation_applies_every_k_steps_scaled_by_k():
     terms = [r1.d_term(p) for p in every]
     assert [t is None for t in terms] == [False, True, True, True, False, True, True, True]
     assert terms[0].item() == pytest.approx(4 * 0.5 * (2 * x).square().sum(1).mean().item(), rel=1e-6)
+
+
+def test_lazy_penalties_make_the_inputs_require_grad_only_on_their_steps(tmp_path):
+    """With R1 + R2 every 3 D steps, the data and the fakes require grad at D steps 0, 3, 6 and no other:
+    the input gradient is not computed on the steps without a penalty."""
+    trainer = gankit.Trainer(tiny(r1_gamma=1.0, r2_gamma=0.5, reg_interval=3, steps=7), tmp_path / "run")
+    seen = []
+
+    class Spy(Regularizer):  # records what each D step's penalties would differentiate
+        name = "spy"
+
+        def d_term(self, d):
+            seen.append((d.step, d.real.requires_grad, d.fake.requires_grad))
+
+    trainer.game.regularizers.append(Spy())
+    trainer.train()
+    assert seen == [(s, s % 3 == 0, s % 3 == 0) for s in range(7)]
 
 
 @pytest.mark.parametrize("size,stages", [(16, 3), (28, 3), (32, 4), (64, 5), (256, 7)])

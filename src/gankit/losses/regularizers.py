@@ -4,7 +4,8 @@
 the ``Regularizer`` classes below, one small class per term, registered by name in ``REGULARIZERS``
 and built from the config by ``build_regularizers``: the gradient penalty (``gp``), R1 (``r1``) and
 AC-GAN's class term (``ac``). A regulariser declares what D's forward pass must prepare for it
-(``needs_real_grad``: the data batch requires grad, as R1 differentiates D's output w.r.t. it) and
+(``needs_real_grad``: the data batch requires grad, as R1 differentiates D's output w.r.t. it; ``due``:
+at which D steps, for lazy regularisation) and
 returns its *weighted* D term and, where it has one, its G term. Another penalty (R2: R1 on the
 fakes, ``needs_fake_grad``) is one more registered class; the game does not change.
 """
@@ -96,6 +97,12 @@ class Regularizer:
     def from_config(cls, cfg) -> "Regularizer | None":
         raise NotImplementedError
 
+    def due(self, step: int) -> bool:
+        """Whether its D term applies at the D step that follows ``step`` earlier ones (so that the game
+        prepares ``needs_real_grad`` / ``needs_fake_grad`` only then: lazy penalties skip the input
+        gradient on the other steps)."""
+        return True
+
     def d_term(self, d: DiscriminatorPass) -> Tensor | None:
         return None
 
@@ -167,8 +174,11 @@ class _ZeroCentredPenalty(Regularizer):
     def penalty(self, d: DiscriminatorPass) -> Tensor:
         raise NotImplementedError
 
+    def due(self, step: int) -> bool:
+        return step % self.interval == 0
+
     def d_term(self, d):
-        if d.step % self.interval:
+        if not self.due(d.step):
             return None
         term = self.gamma / 2 * self.penalty(d)
         return term * self.interval if self.interval > 1 else term

@@ -137,8 +137,6 @@ class NoiseGame(Game):
         self.pack, self.reuse_fake = pack, reuse_fake
         self.preview_seed, self.centres = preview_seed, centres  # 2-D points: the preview's noise, modes
         self.d_steps = 0  # discriminator steps taken (lazy regularisation); checkpointed
-        self._real_grad = any(r.needs_real_grad for r in self.regularizers)
-        self._fake_grad = any(r.needs_fake_grad for r in self.regularizers)
 
     @classmethod
     def from_config(cls, cfg, *, part=same, device=None, **modules):
@@ -195,9 +193,10 @@ class NoiseGame(Game):
         else:
             with torch.no_grad(), self.autocast():
                 fake = self.G(z, y_fake).float()
-        if self._real_grad:  # a penalty on grad_x D(x) (R1) differentiates w.r.t. the batch itself
+        due = [r for r in self.regularizers if r.due(self.d_steps)]  # lazy penalties: only on their steps
+        if any(r.needs_real_grad for r in due):  # a penalty on grad_x D(x) (R1) differentiates w.r.t. the batch
             x.requires_grad_(True)
-        if self._fake_grad:
+        if any(r.needs_fake_grad for r in due):
             fake.requires_grad_(True)
         with self.autocast():
             real_out, fake_out = self.D_train(self.d_input(x), y), self.D_train(self.d_input(fake), y_fake)
