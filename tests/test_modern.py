@@ -120,7 +120,7 @@ def test_r3gan_residual_branches_start_as_the_identity():
 
 def test_r3gan_refuses_bad_sizes_and_conditioning_in_one_line():
     for cfg, pattern in [(tiny(model="r3gan", image_size=24), "not 4\\*2\\^n or 7\\*2\\^n"),
-                         (tiny(model="r3gan", image_size=16, r3gan_widths=[8, 8]), "needs 3 entries"),
+                         (tiny(model="r3gan", image_size=16, r3gan_widths=[8, 8]), "--r3gan-widths needs 3 values"),
                          (tiny(model="cgan", backbone="r3gan", image_size=16), "projection only")]:
         with pytest.raises(GankitError, match=pattern):
             gankit.Trainer(cfg, "unused-run-dir-never-created")

@@ -1,6 +1,8 @@
 """Model families by name. A builder takes (config, DataSpec) and returns (generator, discriminator)."""
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
 from ..errors import ConfigError
@@ -9,7 +11,7 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .layers import GeneratorBase, source_logits
 from .network import add_spectral_norm
 from .mlp import MLPDiscriminator, MLPGenerator
-from .r3gan import R3GANDiscriminator, R3GANGenerator
+from .r3gan import R3GANDiscriminator, R3GANGenerator, r3gan_geometry
 
 MODELS: Registry = Registry("model")
 MODELS.lazy(("pix2pix", "cyclegan"), "gankit.translation")  # image-to-image: registered there
@@ -68,7 +70,12 @@ def _build_r3gan(cfg, spec, d_channels: int, num_classes: int, aux: int):
     if aux or (num_classes and cfg.conditioning != "projection"):
         raise ConfigError("the r3gan backbone conditions D by projection only (as the paper's CIFAR-10 model); "
                           "use --model cgan --backbone r3gan --conditioning projection")
+    if cfg.spectral_norm:  # each residual branch's last conv starts at zero (fix-up): sigma = 0 gives NaN
+        raise ConfigError("--spectral-norm does not apply to the r3gan backbone: its residual branches start at "
+                          "zero weight (fix-up), which spectral norm divides by its zero norm; R3GAN uses R1 + R2 "
+                          "instead (--r1-gamma / --r2-gamma): drop --spectral-norm")
     c, size = spec.shape[0], spec.shape[1]
+    _check_r3gan_lists(cfg, size)
     shared = dict(blocks=cfg.r3gan_blocks or 2, expansion=cfg.expansion, group_width=cfg.group_width)
     try:
         g = R3GANGenerator(c, size, cfg.z_dim, cfg.r3gan_widths or cfg.g_width, num_classes=num_classes,
@@ -77,6 +84,28 @@ def _build_r3gan(cfg, spec, d_channels: int, num_classes: int, aux: int):
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return g, d
+
+
+def _check_r3gan_lists(cfg, size: int) -> None:
+    """One line naming the option and the fix where --r3gan-widths / --r3gan-blocks has the wrong length for
+    the image size, or --group-width does not divide an expanded width."""
+    try:
+        base, stages = r3gan_geometry(size)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    sides = ", ".join(str(base * 2 ** i) for i in range(stages))
+    for option, values in (("--r3gan-widths", cfg.r3gan_widths), ("--r3gan-blocks", cfg.r3gan_blocks)):
+        if values is not None and len(values) != stages:
+            n = len(values)
+            other = f", or --image-size {base * 2 ** (n - 1)} for {n}" if n >= 2 else ""
+            raise ConfigError(f"{option} needs {stages} values at {size} px, one per resolution ({sides}), got "
+                              f"{n} ({' '.join(map(str, values))}): pass {stages} values{other}")
+    widths = cfg.r3gan_widths or sorted({cfg.g_width, cfg.d_width})
+    bad = [w * cfg.expansion for w in widths if (w * cfg.expansion) % cfg.group_width]
+    if bad:
+        raise ConfigError(f"--group-width {cfg.group_width} must divide every expanded width (width x --expansion "
+                          f"{cfg.expansion}), and does not divide {bad[0]}: pick a --group-width that divides "
+                          f"{math.gcd(*(w * cfg.expansion for w in widths))}, or widths that are multiples of it")
 
 
 def _need_labels(cfg, spec):

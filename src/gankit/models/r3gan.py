@@ -32,7 +32,7 @@ NEGATIVE_SLOPE = 0.2
 ACTIVATION_GAIN = math.sqrt(2 / (1 + NEGATIVE_SLOPE ** 2))
 
 
-def _geometry(size: int) -> tuple[int, int]:
+def r3gan_geometry(size: int) -> tuple[int, int]:
     """(base, stages) with size == base * 2**(stages - 1), base 4 or 7."""
     for base in (4, 7):
         n, s = 1, size
@@ -134,7 +134,7 @@ class R3GANGenerator(GeneratorBase):
     def __init__(self, channels: int, size: int, z_dim: int = 64, widths=256, blocks=2, expansion: int = 2,
                  group_width: int = 16, num_classes: int = 0, embed_dim: int = 0):
         super().__init__()
-        base, stages = _geometry(size)
+        base, stages = r3gan_geometry(size)
         widths, blocks = _stage_list(widths, stages, "widths"), _stage_list(blocks, stages, "blocks")
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, (channels, size, size)
         embed_dim = embed_dim or (num_classes and min(max(num_classes, 16), widths[0]))
@@ -171,7 +171,7 @@ class R3GANDiscriminator(ConfigMixin, nn.Module):
     def __init__(self, channels: int, size: int, widths=256, blocks=2, expansion: int = 2, group_width: int = 16,
                  num_classes: int = 0):
         super().__init__()
-        base, stages = _geometry(size)
+        base, stages = r3gan_geometry(size)
         widths, blocks = _stage_list(widths, stages, "widths"), _stage_list(blocks, stages, "blocks")
         widths, blocks = widths[::-1], blocks[::-1]  # listed from low to high resolution, like G's
         self.num_classes = num_classes
