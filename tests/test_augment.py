@@ -9,7 +9,6 @@ from safetensors.torch import load_file
 
 import gankit
 from gankit.augment import AdaptiveAugment, DiffAugment
-from gankit.augment.ada import COLOUR, GEOMETRIC
 from gankit.data import TensorData, take_subset
 from gankit.data.base import DataSpec
 from gankit.data.subset import subset_indices

@@ -1,5 +1,4 @@
 """Checkpoints: atomic files, named mismatches, and no code execution from crafted pickles."""
-import os
 import pickle
 
 import pytest

@@ -12,7 +12,7 @@ from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.metrics import (FeatureCache, LeNet, LeNetExtractor, PixelExtractor, evaluate_run,
                             fid_from_features, kernel_inception_distance, load_evaluator, sample_generator,
-                            save_evaluator, toy_mode_metrics)
+                            save_evaluator)
 from gankit.metrics.evaluate import parse_metrics
 from gankit.metrics.inception import FIDInceptionV3
 from gankit.metrics.lenet import train_lenet

@@ -2,7 +2,6 @@
 deep links, two runs side by side, the interpolation slider, samples over training, a grid download,
 report.md rendered, a translation run, offline /docs, a phone-width page. Takes the README's screenshots
 docs/images/explorer-desktop.png and explorer-phone.png. Missing Chromium or playwright is a failure."""
-import io
 import json
 import os
 import shutil

@@ -6,7 +6,6 @@ stand in for pt_inception-2015-12-05-6726825d.pth, and both gankit and pytorch-f
 """
 from __future__ import annotations
 
-import os
 import pathlib
 import pickle
 

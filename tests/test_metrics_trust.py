@@ -1,9 +1,7 @@
 """Issue 20: metrics checked against their references' definitions (random weights, tiny inputs)."""
 import hashlib
-import json
 import math
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np

@@ -3,7 +3,6 @@ cached LeNet evaluator measures FD, KID, precision/recall (and class accuracy), 
 final line; the evaluation changes nothing the training wrote."""
 import hashlib
 import json
-import re
 
 import numpy as np
 import pytest
