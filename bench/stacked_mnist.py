@@ -74,9 +74,18 @@ for _seed in (1, 2):
     VARIANTS[f"best-w64-rpgan-seed{_seed}"] = ({**VARIANTS["best-w64-rpgan"][0], "seed": _seed},
                                               f"best-w64-rpgan with seed {_seed}")
 #: the two at a 16,000-step budget, side by side (what one session's CPU time allows)
+#: the same with lazy regularisation (R1 + R2 every 16 D steps, scaled by 16; StyleGAN2's interval): the R1/R2
+#: double backward on one step in 16, for a recipe about as cheap per step as hinge
+VARIANTS["best-w64-rpgan-lazy"] = ({**VARIANTS["best-w64-rpgan"][0], "reg_interval": 16},
+                                   "best-w64-rpgan with R1 + R2 every 16 D steps (lazy, scaled by 16)")
+for _seed in (1, 2):
+    VARIANTS[f"best-w64-rpgan-lazy-seed{_seed}"] = ({**VARIANTS["best-w64-rpgan-lazy"][0], "seed": _seed},
+                                                   f"best-w64-rpgan-lazy with seed {_seed}")
 VARIANTS["best-w64-16k"] = ({**VARIANTS["best-w64"][0], "steps": 16000}, "best-w64 at 16,000 steps")
 VARIANTS["best-w64-rpgan-16k"] = ({**VARIANTS["best-w64-rpgan"][0], "steps": 16000},
                                   "best-w64-rpgan at 16,000 steps")
+VARIANTS["best-w64-rpgan-lazy-16k"] = ({**VARIANTS["best-w64-rpgan-lazy"][0], "steps": 16000},
+                                       "best-w64-rpgan-lazy at 16,000 steps")
 DEFAULT_VARIANTS = ("dcgan", "dcgan-ema", "pacdcgan2", "pacdcgan2-ema", "sn-hinge")
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32, log_every=2, num_points=2000)
 #: Lin et al. 2018 (PacGAN), Table 2: the VEEGAN setting (DCGAN with 4 conv layers in D, 128,000
