@@ -224,7 +224,10 @@ def test_second_ctrl_c_while_the_checkpoint_is_written_finishes_it_then_exits_13
 
 
 def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
-    slow_data = ("import sys, time\nimport gankit.training.trainer as tr\nload = tr.training_data\n"
+    # Python's own Ctrl-C handler, as in a terminal: a child of a shell's background job (`cmd &`) inherits
+    # SIGINT ignored, and Python then installs no handler (a CI started that way once timed out here)
+    slow_data = ("import signal, sys, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                 "import gankit.training.trainer as tr\nload = tr.training_data\n"
                  "def slow(cfg):\n    print('LOADING', flush=True)\n    time.sleep(60)\n    return load(cfg)\n"
                  "tr.training_data = slow\n")
     p = _python(slow_data, "train", "--steps", "5", "--out", str(tmp_path / "run"), *ARGS)
