@@ -52,14 +52,15 @@ _data, _model, _objective, _reg, _optim, _run, _scale = (_in(s) for s in SECTION
 
 
 #: upper bounds of sizes and counts: far above any sensible run, low enough that a typo
-#: (``--z-dim 1000000000``) is refused in one line instead of exhausting memory ("width": each
-#: entry of g_hidden / d_hidden / r3gan_blocks; "r3gan_width": each of r3gan_widths, like g_width)
-UPPER = {"z_dim": 65536, "g_width": 4096, "d_width": 4096, "width": 65536, "image_size": 2048,
+#: (``--z-dim 1000000000``) is refused in one line instead of exhausting memory; ``LIST_UPPER``: each
+#: entry of a list (r3gan_widths like g_width)
+UPPER = {"z_dim": 65536, "g_width": 4096, "d_width": 4096, "image_size": 2048,
          "batch_size": 65536, "n_critic": 1000, "n_samples": 4096, "num_points": 100_000_000,
          "steps": 1_000_000_000, "epochs": 1_000_000, "embed_dim": 65536, "pack": 64, "group_width": 4096,
          "expansion": 64, "pool_size": 100_000, "reg_interval": 100_000, "log_every": 1_000_000_000,
          "train_subset": 100_000_000, "ada_interval": 100_000,
-         "latent_categories": 65536, "r3gan_width": 4096}
+         "latent_categories": 65536}
+LIST_UPPER = {"g_hidden": 65536, "d_hidden": 65536, "r3gan_widths": 4096, "r3gan_blocks": 65536}
 #: seeds: torch.manual_seed takes 64-bit values and the trainer also seeds with seed + 1
 MAX_SEED = 2**63 - 2
 #: the largest learning rate accepted (no optimiser here trains a GAN at lr > 10)
@@ -288,20 +289,19 @@ class TrainConfig:
         if self.latent_categories and self.model in ("pix2pix", "cyclegan"):
             raise ConfigError(f"--latent-categories codes the noise of a noise GAN's generator; --model {self.model} "
                               f"maps images to images: drop --latent-categories")
-        for name, values, high in (("g_hidden", self.g_hidden, UPPER["width"]),
-                                   ("d_hidden", self.d_hidden, UPPER["width"]),
-                                   ("r3gan_widths", self.r3gan_widths, UPPER["r3gan_width"]),
-                                   ("r3gan_blocks", self.r3gan_blocks, UPPER["width"])):
+        for name, high in LIST_UPPER.items():
+            values = getattr(self, name)
             if values is not None and (not values or min(values) < 1 or max(values) > high):
                 raise ConfigError(f"{name} must be a non-empty list of integers in [1, {high}] (got {values}); "
                                   f"this limit keeps a typo from allocating the machine's whole memory")
         for name, high in UPPER.items():
             v = getattr(self, name, None)
-            if name not in ("width", "r3gan_width") and v is not None and v > high:
+            if v is not None and v > high:
                 raise ConfigError(f"{name} must be <= {high:,} (got {v:,}); this limit keeps a typo from "
                                   f"allocating the machine's whole memory")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be an integer in [0, {MAX_SEED}] (got {self.seed})")
+        for name in ("seed", "train_subset_seed"):
+            if not 0 <= getattr(self, name) <= MAX_SEED:
+                raise ConfigError(f"{name} must be an integer in [0, {MAX_SEED}] (got {getattr(self, name)})")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1) (got {self.momentum}); e.g. 0.9")
         for name in ("sample_every", "checkpoint_every", "r1_gamma", "r2_gamma", "clip_value", "aux_weight",
@@ -372,9 +372,6 @@ def _check_limited_data(cfg: TrainConfig) -> None:
     """--augment and --train-subset: known names, values in range, image GANs only."""
     from .augment import check_augment
 
-    if not 0 <= cfg.train_subset_seed <= MAX_SEED:
-        raise ConfigError(f"train_subset_seed must be an integer in [0, {MAX_SEED}] (got {cfg.train_subset_seed}); "
-                          f"e.g. --train-subset-seed 0")
     if cfg.train_subset is not None and cfg.train_subset < 1:
         raise ConfigError(f"train_subset must be >= 1 (got {cfg.train_subset}); e.g. --train-subset 1000")
     if cfg.augment == "none":

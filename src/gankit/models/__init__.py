@@ -75,9 +75,9 @@ def _build_r3gan(cfg, spec, d_channels: int, num_classes: int, aux: int):
                           "zero weight (fix-up), which spectral norm divides by its zero norm; R3GAN uses R1 + R2 "
                           "instead (--r1-gamma / --r2-gamma): drop --spectral-norm")
     c, size = spec.shape[0], spec.shape[1]
-    _check_r3gan_lists(cfg, size)
     shared = dict(blocks=cfg.r3gan_blocks or 2, expansion=cfg.expansion, group_width=cfg.group_width)
-    try:
+    try:  # the networks' own checks (a bad image size) as one-line errors, after ours that name the options
+        _check_r3gan_lists(cfg, size)
         g = R3GANGenerator(c, size, cfg.z_dim, cfg.r3gan_widths or cfg.g_width, num_classes=num_classes,
                            embed_dim=cfg.embed_dim, **shared)
         d = R3GANDiscriminator(d_channels, size, cfg.r3gan_widths or cfg.d_width, num_classes=num_classes, **shared)
@@ -89,10 +89,7 @@ def _build_r3gan(cfg, spec, d_channels: int, num_classes: int, aux: int):
 def _check_r3gan_lists(cfg, size: int) -> None:
     """One line naming the option and the fix where --r3gan-widths / --r3gan-blocks has the wrong length for
     the image size, or --group-width does not divide an expanded width."""
-    try:
-        base, stages = r3gan_geometry(size)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    base, stages = r3gan_geometry(size)
     sides = ", ".join(str(base * 2 ** i) for i in range(stages))
     for option, values in (("--r3gan-widths", cfg.r3gan_widths), ("--r3gan-blocks", cfg.r3gan_blocks)):
         if values is not None and len(values) != stages:
@@ -100,12 +97,12 @@ def _check_r3gan_lists(cfg, size: int) -> None:
             other = f", or --image-size {base * 2 ** (n - 1)} for {n}" if n >= 2 else ""
             raise ConfigError(f"{option} needs {stages} values at {size} px, one per resolution ({sides}), got "
                               f"{n} ({' '.join(map(str, values))}): pass {stages} values{other}")
-    widths = cfg.r3gan_widths or sorted({cfg.g_width, cfg.d_width})
-    bad = [w * cfg.expansion for w in widths if (w * cfg.expansion) % cfg.group_width]
-    if bad:
+    expanded = [w * cfg.expansion for w in (cfg.r3gan_widths or (cfg.g_width, cfg.d_width))]
+    bad = next((e for e in expanded if e % cfg.group_width), None)
+    if bad is not None:
         raise ConfigError(f"--group-width {cfg.group_width} must divide every expanded width (width x --expansion "
-                          f"{cfg.expansion}), and does not divide {bad[0]}: pick a --group-width that divides "
-                          f"{math.gcd(*(w * cfg.expansion for w in widths))}, or widths that are multiples of it")
+                          f"{cfg.expansion}), and does not divide {bad}: pick a --group-width that divides "
+                          f"{math.gcd(*expanded)}, or widths that are multiples of it")
 
 
 def _need_labels(cfg, spec):
