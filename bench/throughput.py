@@ -143,7 +143,7 @@ def domain_fid(G, evaluator, mnist_root: Path, n: int = 10_000, seed: int = 0, p
     28x28 with antialiasing."""
     from gankit.data import load_dataset
     from gankit.metrics import fid_from_features
-    from gankit.metrics.features import build_extractor
+    from gankit.metrics import build_extractor
 
     ext = build_extractor("lenet", evaluator=evaluator)
     real = load_dataset(preset_config(preset, str(mnist_root))).x

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from gankit.data import load_dataset
     from gankit.metrics import feature_statistics
-    from gankit.metrics.features import build_extractor
+    from gankit.metrics import build_extractor
 
     from bench._quality import mnist_evaluator
 

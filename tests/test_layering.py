@@ -56,3 +56,35 @@ def test_light_imports_do_not_load_torch(code):
     out = subprocess.run([sys.executable, "-c", f"{code}; import sys; print('torch' in sys.modules)"],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def import_cycles() -> list[list[str]]:
+    """The package's modules that import each other in a loop (imports at any depth of a file count:
+    a function-level import still ties the two modules), one sorted list per loop."""
+    modules = {}
+    for f in PKG.rglob("*.py"):
+        name = ".".join(("gankit", *f.relative_to(PKG).with_suffix("").parts))
+        modules[name.removesuffix(".__init__")] = f
+    graph = {m: {i for i in imports(f) if i in modules and i != m} for m, f in modules.items()}
+    reach = {}
+    for m in graph:  # every module reachable from m
+        seen, todo = set(), list(graph[m])
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(graph[n])
+        reach[m] = seen
+    loops = {tuple(sorted(n for n in graph if n == m or (n in reach[m] and m in reach[n])))
+             for m in graph if m in reach[m]}
+    return sorted(list(loop) for loop in loops)
+
+
+def test_no_module_imports_itself_through_others():
+    assert import_cycles() == []
+
+
+def test_config_imports_nothing_above_it():
+    # the training configuration is read by every layer; it may import only the layers it validates against
+    above = ("gankit.training", "gankit.metrics", "gankit.commands", "gankit.runs", "gankit.serve", "gankit.lab")
+    assert sorted(m for m in imports(PKG / "config.py") if m.startswith(above)) == []

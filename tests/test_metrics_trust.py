@@ -15,9 +15,9 @@ from gankit.errors import GankitError
 from gankit.metrics import InceptionExtractor, evaluate_run, inception_score, prdc
 from gankit.metrics.cmmd import cmmd, rbf_mmd2
 from gankit.metrics.features import clean_resize
-from gankit.metrics.foundation import (CLIPExtractor, DinoV2Extractor, WEIGHTS, dinov2_model, download_weights,
-                                       tf1_bilinear_resize)
+from gankit.metrics.foundation import CLIPExtractor, DinoV2Extractor, WEIGHTS, dinov2_model, tf1_bilinear_resize
 from gankit.metrics.inception import FIDInceptionV3
+from gankit.metrics.weights import download_weights
 
 from conftest import tiny
 

@@ -29,6 +29,8 @@ RECOMMENDED: dict = {
 #: the values of fields added after a run was recorded: a config.json without the key trained with
 #: these (so an old run resumes with the arithmetic it started with)
 ABSENT_MEANS = {"fused_adam": False, "amp": "none", "channels_last": False}
+#: the image-to-image models: games of their own (gankit.translation), not a noise GAN's
+TRANSLATION_MODELS = ("pix2pix", "cyclegan")
 #: what describes a preset's own data: dropped when the default preset stands in for other data
 DATA_KEYS = ("data", "image_size", "channels", "num_points", "epochs", "steps", "sample_every", "checkpoint_every")
 
@@ -252,9 +254,7 @@ class TrainConfig:
             raise ConfigError("--compile cannot be combined with R1/R2 (double backward through a compiled D); "
                               "drop one of them")
         if self.reuse_fake:
-            from .training.games import GAMES
-
-            if self.n_critic != 1 or self.model in GAMES:
+            if self.n_critic != 1 or self.model in TRANSLATION_MODELS:
                 raise ConfigError(f"--reuse-fake needs one D step per G step and a noise GAN (got n_critic="
                                   f"{self.n_critic}, model {self.model}); drop --reuse-fake or use --n-critic 1")
         if not 0 < self.rollback_lr_factor < 1:
@@ -286,7 +286,7 @@ class TrainConfig:
             raise ConfigError(f"latent_categories must be 0 (off) or >= 2 with z_dim >= 2, the code taking z's first "
                               f"coordinate (got latent_categories={self.latent_categories}, z_dim={self.z_dim}); "
                               f"e.g. --latent-categories 50 --z-dim 3")
-        if self.latent_categories and self.model in ("pix2pix", "cyclegan"):
+        if self.latent_categories and self.model in TRANSLATION_MODELS:
             raise ConfigError(f"--latent-categories codes the noise of a noise GAN's generator; --model {self.model} "
                               f"maps images to images: drop --latent-categories")
         for name, high in LIST_UPPER.items():
@@ -376,7 +376,7 @@ def _check_limited_data(cfg: TrainConfig) -> None:
         raise ConfigError(f"train_subset must be >= 1 (got {cfg.train_subset}); e.g. --train-subset 1000")
     if cfg.augment == "none":
         return
-    if cfg.model in ("pix2pix", "cyclegan") or cfg.data in ("ring", "grid", "spiral"):
+    if cfg.model in TRANSLATION_MODELS or cfg.data in ("ring", "grid", "spiral"):
         raise ConfigError(f"--augment {cfg.augment} augments the images a noise GAN's discriminator sees; "
                           f"--model {cfg.model} on --data {cfg.data} cannot use it: drop --augment")
     check_augment(cfg)

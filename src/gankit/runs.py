@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ABSENT_MEANS, TrainConfig
+from .config import ABSENT_MEANS, TRANSLATION_MODELS, TrainConfig
 from .errors import GankitError
 from .utils.io import MANIFEST, FolderLock, manifest_problem, write_json
 
@@ -54,8 +54,6 @@ RESUMABLE = frozenset({"steps", "epochs", "lr", "lr_g", "lr_d", "log_every", "sa
                        "max_rollbacks", "n_samples", "tensorboard", "progress", "device", "threads"})
 #: the name of a checkpoint folder (what ``checkpoints/latest`` may hold)
 CHECKPOINT_NAME = re.compile(r"^step-\d{7,}$")
-#: models whose generator translates images (pix2pix, CycleGAN) rather than mapping noise
-TRANSLATION_MODELS = ("pix2pix", "cyclegan")
 
 
 class Run:

@@ -2,7 +2,8 @@
 from .cache import FeatureCache, ReferenceFeatures
 from .cmmd import cmmd, rbf_mmd2
 from .evaluate import evaluate_run, sample_generator
-from .features import FeatureExtractor, InceptionExtractor, LeNetExtractor, PixelExtractor, build_extractor
+from .extractors import build_extractor
+from .features import FeatureExtractor, InceptionExtractor, LeNetExtractor, PixelExtractor
 from .frechet import feature_statistics, fid_from_features, frechet_distance
 from .inception_score import inception_score
 from .kid import kernel_inception_distance, polynomial_mmd2

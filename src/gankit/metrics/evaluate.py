@@ -34,7 +34,8 @@ from torch import Tensor
 
 from ..errors import GankitError
 from ..models.layers import evaluating
-from .features import FeatureExtractor, LeNetExtractor, build_extractor
+from .extractors import build_extractor
+from .features import FeatureExtractor, LeNetExtractor
 from .modes import toy_mode_metrics
 from .options import EvalOptions
 from .registry import (METRICS, POINT_METRICS, ClassInputs, class_metrics, image_metrics, parse_metrics,

@@ -24,9 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["FeatureExtractor", "LeNetExtractor", "InceptionExtractor", "PixelExtractor",
-           "build_extractor", "clean_resize", "EXTRACTORS", "IS_LOGITS", "RESIZE_MODES"]
-
-EXTRACTORS = ("lenet", "inception", "pixels", "dinov2", "clip")
+           "clean_resize", "state_hash", "IS_LOGITS", "RESIZE_MODES"]
 
 
 class FeatureExtractor:
@@ -78,7 +76,7 @@ class LeNetExtractor(FeatureExtractor):
 
     def __init__(self, model: nn.Module, device: str | torch.device = "cpu"):
         super().__init__(device)
-        self.identity = getattr(model, "identity", "") or _state_hash(model)
+        self.identity = getattr(model, "identity", "") or state_hash(model)
         self.model = copy.deepcopy(model).to(self.device, memory_format=torch.channels_last).eval()
         self.model.requires_grad_(False)
         self.num_classes = model.num_classes
@@ -162,7 +160,7 @@ class InceptionExtractor(FeatureExtractor):
         self.model = model.for_inference() if hasattr(model, "for_inference") else model
         self.is_logits, self.resize = is_logits, resize
         # the logits and the resize change the cached reference: both are part of the identity
-        self.identity = "-".join([identity or _state_hash(model), {"unbiased": "ub", "biased": "b"}[is_logits]]
+        self.identity = "-".join([identity or state_hash(model), {"unbiased": "ub", "biased": "b"}[is_logits]]
                                  + (["clean"] if resize == "clean" else []))
 
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -182,39 +180,10 @@ class PixelExtractor(FeatureExtractor):
         return x.flatten(1), None
 
 
-def _state_hash(model: nn.Module) -> str:
+def state_hash(model: nn.Module) -> str:
+    """A short hash of ``model``'s state dict: the identity of weights that carry no name."""
     h = hashlib.sha256()
     for k, v in sorted(model.state_dict().items()):
         h.update(k.encode())
         h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def build_extractor(name: str, *, evaluator=None, inception_weights=None, device: str | torch.device = "cpu",
-                    is_logits: str = "unbiased", resize: str = "legacy-pytorch-fid",
-                    weights=None, download: bool = False) -> FeatureExtractor:
-    """An extractor by name; ``evaluator`` is a folder or a loaded LeNet for ``lenet``."""
-    from ..errors import GankitError
-
-    if name == "lenet":
-        if evaluator is None:
-            raise GankitError("the lenet extractor needs an evaluator; train one with "
-                              "`gankit train-evaluator --data DATA --out DIR` and pass --evaluator DIR")
-        if not isinstance(evaluator, nn.Module):
-            from .lenet import load_evaluator
-
-            evaluator = load_evaluator(evaluator, device)
-        return LeNetExtractor(evaluator, device)
-    if name == "inception":
-        from .inception import find_inception_weights, load_inception
-
-        file = find_inception_weights(inception_weights, download)
-        identity = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
-        return InceptionExtractor(load_inception(file, device), device, identity, is_logits, resize)
-    if name in ("dinov2", "clip"):
-        from .foundation import build_foundation_extractor
-
-        return build_foundation_extractor(name, weights=weights, download=download, device=device)
-    if name == "pixels":
-        return PixelExtractor(device)
-    raise GankitError(f"unknown extractor {name!r}; choose one of: {', '.join(EXTRACTORS)}")

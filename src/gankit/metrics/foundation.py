@@ -14,13 +14,10 @@
   preprocessing as CMMD's code: bicubic resize to 336, [0, 1], CLIP mean/std.
 
 Weights are never fetched unless asked: pass a local file (``weights``), or ``download=True``
-for the published URL, checked against its SHA-256 before use (:func:`download_weights`).
+for the published URL, checked against its SHA-256 before use (:func:`gankit.metrics.weights.download_weights`).
 """
 from __future__ import annotations
 
-import os
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +27,11 @@ from torch import Tensor, nn
 
 from ..errors import GankitError
 from ..utils.io import file_digest
-from .features import FeatureExtractor, _state_hash
+from .features import FeatureExtractor, state_hash
+from .weights import download_weights, weights_dir
 
-__all__ = ["WEIGHTS", "WeightSpec", "download_weights", "tf1_bilinear_resize", "DinoV2Extractor",
-           "CLIPExtractor", "build_foundation_extractor", "weights_dir"]
+__all__ = ["WEIGHTS", "WeightSpec", "tf1_bilinear_resize", "DinoV2Extractor", "CLIPExtractor",
+           "build_foundation_extractor"]
 
 
 @dataclass(frozen=True)
@@ -52,40 +50,6 @@ WEIGHTS = {
                        "50643e8b385c2dac08641f02/ViT-L-14-336px.pt",
                        "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02", "ViT-L-14-336px.pt"),
 }
-
-
-def weights_dir() -> Path:
-    """Where downloaded weights go: ``$GANKIT_WEIGHTS`` or ``~/.cache/gankit/weights``."""
-    env = os.environ.get("GANKIT_WEIGHTS", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "gankit" / "weights"
-
-
-def download_weights(url: str, sha256: str | None, dest: str | os.PathLike) -> Path:
-    """``dest`` if it already holds a file of hash ``sha256``, else ``url`` fetched to a temporary
-    file, checked, and moved to ``dest``. A wrong hash deletes the file and raises GankitError."""
-    dest = Path(dest)
-    if sha256 is None:
-        raise GankitError(f"no published SHA-256 for {url}: download it yourself, check it, and pass "
-                          f"--weights PATH (gankit downloads only files it can verify)")
-    if dest.is_file() and file_digest(dest) == sha256:
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            for chunk in iter(lambda: resp.read(1 << 20), b""):
-                out.write(chunk)
-        got = file_digest(Path(tmp))
-        if got != sha256:
-            raise GankitError(f"{url}: SHA-256 {got[:16]}... does not match the published {sha256[:16]}...; "
-                              f"the file was deleted")
-        os.replace(tmp, dest)
-        return dest
-    except OSError as e:
-        raise GankitError(f"cannot download {url}: {e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _resolve_weights(name: str, weights, download: bool) -> Path:
@@ -132,7 +96,7 @@ class DinoV2Extractor(FeatureExtractor):
     def __init__(self, model: nn.Module, device: str | torch.device = "cpu", identity: str | None = None):
         super().__init__(device)
         self.model = model.to(self.device).eval().requires_grad_(False)
-        self.identity = identity or _state_hash(model)
+        self.identity = identity or state_hash(model)
 
     def _forward(self, x: Tensor) -> tuple[Tensor, None]:
         x = tf1_bilinear_resize(_rgb255(x), 224)
@@ -152,7 +116,7 @@ class CLIPExtractor(FeatureExtractor):
                  size: int = 336):
         super().__init__(device)
         self.model = model.to(self.device).eval().requires_grad_(False)
-        self.identity = identity or _state_hash(model)
+        self.identity = identity or state_hash(model)
         self.size = size
 
     def _forward(self, x: Tensor) -> tuple[Tensor, None]:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GankitError
+from .weights import download_weights, weights_dir
 
 __all__ = [
     "INCEPTION_WEIGHTS_ENV",
@@ -349,8 +350,6 @@ def find_inception_weights(path: str | os.PathLike | None = None, download: bool
     ``INCEPTION_WEIGHTS_SHA256``; without, raises :class:`InceptionWeightsNotFound` (a
     ``FileNotFoundError``) naming the file, the places looked at, the download and the offline options.
     """
-    from .foundation import download_weights, weights_dir
-
     looked: list[str] = []
     if path is not None and str(path) != "":
         p = _resolve(path)

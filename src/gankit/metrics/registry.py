@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import warnings
+
 import torch
 from torch import Tensor
 
 from ..errors import GankitError
-import warnings
 
 from .cmmd import cmmd
 from .frechet import feature_statistics, frechet_distance
