@@ -181,3 +181,106 @@ def test_r3gan_under_bf16_autocast_keeps_bf16_activations_and_a_channels_last_st
     out = G(z)
     assert seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous()
     assert (out - nchw).abs().max().item() < 1e-5
+
+
+# ---- penalty convolutions: the same gradients, first and second order, without per-group kernels ----
+
+PENALTY_CONVS = [  # (in, out, kernel, stride, padding, groups, transposed, output_padding)
+    (16, 16, 3, 1, 1, 4, False, 0),    # R3GAN's grouped 3x3
+    (8, 8, 7, 1, 0, 8, False, 0),      # D's depthwise basis
+    (6, 6, 3, 2, 1, 6, False, 0),      # the [1, 2, 1] down-sampling
+    (6, 6, 3, 2, 1, 6, True, 1),       # the up-sampling (a transposed convolution)
+    (8, 12, 1, 1, 0, 1, False, 0),     # a 1x1
+    (8, 4, 4, 2, 1, 2, False, 0),      # strided, grouped, even kernel
+]
+
+
+def _conv_and_penalty(conv, x, w, amp):
+    """y = conv(leaky(x), w), the loss sum(y^2) + R1-style penalty |d loss / dx|^2: returns y, the input
+    gradient and the gradients of the total with respect to x and w."""
+    x, w = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        y = conv(torch.nn.functional.leaky_relu(x, 0.2), w)
+        loss = (y.float() ** 2).sum()
+    g, = torch.autograd.grad(loss, x, create_graph=True)
+    (loss + (g.float() ** 2).sum()).backward()
+    return y.detach().float(), g.detach().float(), x.grad, w.grad
+
+
+@pytest.mark.parametrize("spec", PENALTY_CONVS, ids=lambda s: f"{s[0]}-{s[1]}-k{s[2]}-s{s[3]}-g{s[5]}-t{int(s[6])}")
+@pytest.mark.parametrize("amp", [False, True], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
+def test_penalty_conv_gradients_equal_pytorch_first_and_second_order(spec, amp, layout):
+    from gankit.models.penaltyconv import penalty_conv2d
+
+    cin, cout, k, stride, pad, groups, transposed, opad = spec
+    torch.manual_seed(0)
+    w = torch.randn(*((cin, cout // groups) if transposed else (cout, cin // groups)), k, k) / k
+    x = torch.randn(3, cin, 9, 9).contiguous(memory_format=layout)
+    if transposed:
+        def ref(x, w):
+            return torch.nn.functional.conv_transpose2d(x, w, None, stride, pad, opad, groups)
+    else:
+        def ref(x, w):
+            return torch.nn.functional.conv2d(x, w, None, stride, pad, 1, groups)
+
+    def new(x, w):
+        return penalty_conv2d(x, w, stride, pad, 1, groups, transposed, opad)
+
+    want, got = _conv_and_penalty(ref, x, w, amp), _conv_and_penalty(new, x, w, amp)
+    tol = 2e-2 if amp else 1e-5  # bf16: the penalty's terms are products of rounded gradients
+    for name, a, b in zip(("output", "input gradient", "d/dx", "d/dw"), got, want):
+        assert a.shape == b.shape and a.dtype == b.dtype, name
+        assert (a - b).abs().max().item() <= tol * b.abs().max().item(), name
+    assert torch.equal(got[0], want[0])  # the forward is the same kernel
+
+
+def _convolutions_in(fn) -> list[tuple]:
+    """(op, output_mask or None, first input's batch size) of every convolution ``fn`` dispatches."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    seen = []
+
+    class Spy(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func._overloadpacket.__name__
+            if "convolution" in name:
+                seen.append((name, tuple(args[-1]) if name == "convolution_backward" else None, args[0].shape[0]))
+            return func(*args, **(kwargs or {}))
+
+    with Spy():
+        fn()
+    return seen
+
+
+def test_penalty_conv_takes_no_weight_gradient_for_the_input_gradient_alone():
+    from gankit.models.penaltyconv import PenaltyConv2d
+
+    conv = PenaltyConv2d(8, 8, 3, padding=1, groups=2, bias=False)
+    x = torch.randn(2, 8, 6, 6, requires_grad=True)
+    calls = _convolutions_in(lambda: torch.autograd.grad(conv(x).square().sum(), x))
+    masks = [mask for op, mask, _ in calls if op == "convolution_backward"]
+    assert masks == [(True, False, False)]  # D's weights get no gradient while R1 takes D's input gradient
+    calls = _convolutions_in(lambda: conv(x).square().sum().backward())
+    assert [mask for op, mask, _ in calls if op == "convolution_backward"] == [(True, True, False)]
+    assert conv.weight.grad is not None and x.grad is not None
+
+
+def test_r1_through_r3gan_d_has_no_per_group_convolutions():
+    """PyTorch's generic double backward runs a grouped convolution's weight term group by group (batch-1
+    convolutions, one per group); through the penalty convolutions the count of convolutions in a D step
+    with R1 + R2 does not grow with the number of groups."""
+    from gankit.losses.regularizers import r1_penalty
+
+    def d_step_convolutions(group_width):
+        torch.manual_seed(0)
+        D = R3GANDiscriminator(1, 16, widths=[16, 16, 16], blocks=[1, 1, 1], group_width=group_width)
+        x, fake = torch.randn(4, 1, 16, 16, requires_grad=True), torch.randn(4, 1, 16, 16, requires_grad=True)
+
+        def step():  # R1 + R2 (Huang et al. 2024, Eq. 3) and their gradients to D's weights
+            (r1_penalty(D(x), x) + r1_penalty(D(fake), fake)).backward()
+        return _convolutions_in(step)
+
+    few, many = d_step_convolutions(16), d_step_convolutions(2)  # 2 groups a layer against 16
+    assert len(few) == len(many)
+    assert not [c for c in many if c[2] == 1]  # no batch-1 convolution: no group-by-group loop

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .penaltyconv import PenaltyConv2d, penalty_conv2d
 from .layers import GeneratorBase
 from .network import ConfigMixin
 
@@ -81,11 +82,12 @@ class ResidualBlock(nn.Module):
         if wide % group_width:
             raise ValueError(f"group_width {group_width} must divide the expanded width {wide}")
         gain = ACTIVATION_GAIN * total_blocks ** (-1 / (2 * 3 - 2))
-        self.expand = msr_init(nn.Conv2d(channels, wide, 1, bias=False), gain)
+        self.expand = msr_init(PenaltyConv2d(channels, wide, 1, bias=False), gain)
         self.act1 = BiasedLeakyReLU(wide)
-        self.grouped = msr_init(nn.Conv2d(wide, wide, 3, padding=1, groups=wide // group_width, bias=False), gain)
+        self.grouped = msr_init(PenaltyConv2d(wide, wide, 3, padding=1, groups=wide // group_width, bias=False),
+                               gain)
         self.act2 = BiasedLeakyReLU(wide)
-        self.project = msr_init(nn.Conv2d(wide, channels, 1, bias=False), 0.0)
+        self.project = msr_init(PenaltyConv2d(wide, channels, 1, bias=False), 0.0)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.project(self.act2(self.grouped(self.act1(self.expand(x)))))
@@ -108,8 +110,8 @@ class Resample(nn.Module):
         c = x.shape[1]
         k = self.kernel.to(x.dtype).expand(c, 1, 3, 3)
         if self.up:
-            return F.conv_transpose2d(x, k, stride=2, padding=1, output_padding=1, groups=c)
-        return F.conv2d(x, k, stride=2, padding=1, groups=c)
+            return penalty_conv2d(x, k, stride=2, padding=1, groups=c, transposed=True, output_padding=1)
+        return penalty_conv2d(x, k, stride=2, padding=1, groups=c)
 
 
 def depthwise_in_fp32_on_cpu(fn, x: Tensor) -> Tensor:
@@ -125,7 +127,7 @@ def depthwise_in_fp32_on_cpu(fn, x: Tensor) -> Tensor:
 
 
 def _transition(c_in: int, c_out: int) -> nn.Module:
-    return msr_init(nn.Conv2d(c_in, c_out, 1, bias=False)) if c_in != c_out else nn.Identity()
+    return msr_init(PenaltyConv2d(c_in, c_out, 1, bias=False)) if c_in != c_out else nn.Identity()
 
 
 class R3GANGenerator(GeneratorBase):
@@ -175,7 +177,7 @@ class R3GANDiscriminator(ConfigMixin, nn.Module):
         widths, blocks = _stage_list(widths, stages, "widths"), _stage_list(blocks, stages, "blocks")
         widths, blocks = widths[::-1], blocks[::-1]  # listed from low to high resolution, like G's
         self.num_classes = num_classes
-        self.from_image = msr_init(nn.Conv2d(channels, widths[0], 1, bias=False))
+        self.from_image = msr_init(PenaltyConv2d(channels, widths[0], 1, bias=False))
         total = sum(blocks)
         layers: list[nn.Module] = []
         for i, (w, b) in enumerate(zip(widths, blocks)):
@@ -184,7 +186,7 @@ class R3GANDiscriminator(ConfigMixin, nn.Module):
                 layers += [Resample(up=False), _transition(w, widths[i + 1])]
         self.main = nn.Sequential(*layers)
         c = widths[-1]
-        self.basis = msr_init(nn.Conv2d(c, c, base, groups=c, bias=False))
+        self.basis = msr_init(PenaltyConv2d(c, c, base, groups=c, bias=False))
         self.head = msr_init(nn.Linear(c, 1, bias=False))
         self.projection = nn.Embedding(num_classes, c) if num_classes else None
         if self.projection is not None:

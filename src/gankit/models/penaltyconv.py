@@ -1,0 +1,124 @@
+"""Convolutions whose gradient is itself differentiated cheaply: R1, R2 and the gradient penalty.
+
+A gradient penalty differentiates D's input gradient with respect to D's weights, so the backward pass
+of every convolution is itself differentiated. PyTorch's generic double backward
+(``_convolution_double_backward``) computes the weight term of a *grouped* convolution one group at a
+time — a narrow, a contiguous copy and a small convolution per group, even for a fixed filter that
+needs no gradient — and that of an ungrouped one through transposed, copied operands. In R3GAN's D
+(grouped 3×3 convolutions of 16 channels a group, the depthwise [1, 2, 1] resampling and basis) that
+made thousands of tiny kernels and copies per step on the CPU (2,900 copies and 1,300 convolutions in
+two R3GAN-MNIST iterations).
+
+:func:`penalty_conv2d` (and the drop-in :class:`PenaltyConv2d`, an ``nn.Conv2d`` with the same
+parameters and state-dict keys) computes the same convolution; only its backward differs, and only
+while a graph of it is being built (``create_graph=True``): the input gradient is the adjoint
+operation written as an ordinary convolution (a transposed convolution of the output gradient, or a
+convolution for a transposed one), the weight gradient ``convolution_backward``'s. Differentiating
+those needs first-order convolution kernels only, which take all groups at once. Without
+``create_graph`` the backward is ``convolution_backward`` on the same operands as ``F.conv2d``'s own
+(the same numbers). In both, a weight gradient that the running backward pass will not use (D's
+weights while ``torch.autograd.grad`` takes the input gradient for R1) is not computed, as PyTorch's
+own node does. Gradients equal ``F.conv2d``'s within rounding, first and second order
+(tests/test_models.py).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["PenaltyConv2d", "penalty_conv2d"]
+
+#: False: plain ``F.conv2d`` / ``F.conv_transpose2d`` everywhere (for A/B benchmarks and reference tests)
+ENABLED = True
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype | None:
+    """The dtype autocast runs a convolution in on ``x``'s device, or None outside autocast."""
+    kind = x.device.type
+    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+
+
+def _will_use(t: Tensor) -> bool:
+    """Whether the running backward pass uses a gradient for ``t`` (for a leaf: whether it will
+    accumulate one; False for D's weights in ``torch.autograd.grad(..., inputs=x)``)."""
+    if not t.requires_grad:
+        return False
+    if t.grad_fn is not None:
+        return True
+    try:
+        return torch._C._will_engine_execute_node(torch.autograd.graph.get_gradient_edge(t).node)
+    except (AttributeError, RuntimeError):  # another PyTorch, or not inside a backward pass
+        return True
+
+
+class _PenaltyConv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, conf: tuple) -> Tensor:
+        stride, padding, dilation, groups, transposed, output_padding = conf
+        dtype = _compute_dtype(x)
+        ctx.save_for_backward(x, weight)
+        ctx.conf, ctx.dtype = conf, dtype
+        xc, wc = (x, weight) if dtype is None else (x.to(dtype), weight.to(dtype))
+        with torch.autocast(x.device.type, enabled=False):
+            if transposed:
+                return F.conv_transpose2d(xc, wc, None, stride, padding, output_padding, groups, dilation)
+            return F.conv2d(xc, wc, None, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, gy: Tensor):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation, groups, transposed, output_padding = ctx.conf
+        xc, wc = (x, weight) if ctx.dtype is None else (x.to(ctx.dtype), weight.to(ctx.dtype))
+        gy = gy.to(xc.dtype)
+        need_x, need_w = ctx.needs_input_grad[0] and _will_use(x), ctx.needs_input_grad[1] and _will_use(weight)
+        gx = gw = None
+        with torch.autocast(x.device.type, enabled=False):
+            if torch.is_grad_enabled():  # create_graph: the backward as whole, first-order operations
+                if need_x:
+                    gx = _adjoint(gy, wc, x.shape, stride, padding, dilation, groups, transposed)
+                if need_w:
+                    gw = torch.ops.aten.convolution_backward(gy, xc, wc, None, stride, padding, dilation, transposed,
+                                                             output_padding, groups, [False, True, False])[1]
+            elif need_x or need_w:
+                gx, gw, _ = torch.ops.aten.convolution_backward(gy, xc, wc, None, stride, padding, dilation, transposed,
+                                                                output_padding, groups, [need_x, need_w, False])
+        return gx, gw, None
+
+
+def _adjoint(gy: Tensor, w: Tensor, shape, stride, padding, dilation, groups: int, transposed: bool) -> Tensor:
+    """The input gradient of a convolution (``transposed``: of a transposed one) of input ``shape``."""
+    if transposed:
+        return F.conv2d(gy, w, None, stride, padding, dilation, groups)
+    k = w.shape[-2:]
+    natural = [(gy.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k[i] - 1) + 1 for i in range(2)]
+    return F.conv_transpose2d(gy, w, None, stride, padding, [shape[2 + i] - natural[i] for i in range(2)], groups,
+                              dilation)
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def penalty_conv2d(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1,
+                   transposed: bool = False, output_padding=0) -> Tensor:
+    """``F.conv2d`` (``transposed``: ``F.conv_transpose2d``) without bias, whose backward differentiates
+    as whole convolutions (see the module docstring); plain ``F`` where no gradient is recorded."""
+    if not ENABLED or not torch.is_grad_enabled() or not (x.requires_grad or weight.requires_grad):
+        if transposed:
+            return F.conv_transpose2d(x, weight, None, stride, padding, output_padding, groups, dilation)
+        return F.conv2d(x, weight, None, stride, padding, dilation, groups)
+    conf = (_pair(stride), _pair(padding), _pair(dilation), groups, transposed, _pair(output_padding))
+    return _PenaltyConv.apply(x, weight, conf)
+
+
+class PenaltyConv2d(nn.Conv2d):
+    """``nn.Conv2d`` without bias (zero padding given as numbers) through :func:`penalty_conv2d`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.bias is not None or self.padding_mode != "zeros" or isinstance(self.padding, str):
+            raise ValueError("PenaltyConv2d takes bias=False and zero padding given as numbers")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return penalty_conv2d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
