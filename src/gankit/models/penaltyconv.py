@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PenaltyConv2d", "penalty_conv2d"]
+__all__ = ["PenaltyConv2d", "penalty_conv2d", "conv_backward"]
 
 #: False: plain ``F.conv2d`` / ``F.conv_transpose2d`` everywhere (for A/B benchmarks and reference tests)
 ENABLED = True
@@ -68,22 +68,31 @@ class _PenaltyConv(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gy: Tensor):
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups, transposed, output_padding = ctx.conf
         xc, wc = (x, weight) if ctx.dtype is None else (x.to(ctx.dtype), weight.to(ctx.dtype))
-        gy = gy.to(xc.dtype)
         need_x, need_w = ctx.needs_input_grad[0] and _will_use(x), ctx.needs_input_grad[1] and _will_use(weight)
-        gx = gw = None
         with torch.autocast(x.device.type, enabled=False):
-            if torch.is_grad_enabled():  # create_graph: the backward as whole, first-order operations
-                if need_x:
-                    gx = _adjoint(gy, wc, x.shape, stride, padding, dilation, groups, transposed)
-                if need_w:
-                    gw = torch.ops.aten.convolution_backward(gy, xc, wc, None, stride, padding, dilation, transposed,
-                                                             output_padding, groups, [False, True, False])[1]
-            elif need_x or need_w:
-                gx, gw, _ = torch.ops.aten.convolution_backward(gy, xc, wc, None, stride, padding, dilation, transposed,
-                                                                output_padding, groups, [need_x, need_w, False])
+            gx, gw = conv_backward(gy.to(xc.dtype), xc, wc, ctx.conf, need_x, need_w)
         return gx, gw, None
+
+
+def conv_backward(gy: Tensor, x: Tensor, w: Tensor, conf: tuple, need_x: bool, need_w: bool):
+    """(input gradient, weight gradient) of the convolution ``conf`` (stride, padding, dilation, groups,
+    transposed, output_padding) of ``x`` by ``w``, None where not needed. While a graph is being built
+    (``create_graph``) they are ordinary differentiable operations on ``x`` and ``w`` — the input
+    gradient the adjoint convolution — whose own gradients are first-order convolutions; otherwise
+    ``convolution_backward``'s (the numbers of ``F.conv2d``'s backward)."""
+    stride, padding, dilation, groups, transposed, output_padding = conf
+    gx = gw = None
+    if torch.is_grad_enabled():
+        if need_x:
+            gx = _adjoint(gy, w, x.shape, stride, padding, dilation, groups, transposed)
+        if need_w:
+            gw = torch.ops.aten.convolution_backward(gy, x, w, None, stride, padding, dilation, transposed,
+                                                     output_padding, groups, [False, True, False])[1]
+    elif need_x or need_w:
+        gx, gw, _ = torch.ops.aten.convolution_backward(gy, x, w, None, stride, padding, dilation, transposed,
+                                                        output_padding, groups, [need_x, need_w, False])
+    return gx, gw
 
 
 def _adjoint(gy: Tensor, w: Tensor, shape, stride, padding, dilation, groups: int, transposed: bool) -> Tensor:

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .penaltyconv import conv_backward
+
 #: the largest number of positions on a layer's small side (output of a conv, input of a transposed
 #: conv) for which the GEMM path is used: 4x4, where it measured 2.5-20x faster (docs/benchmarks.md)
 MAX_POSITIONS = 16
@@ -95,7 +97,7 @@ class _SmallConv(torch.autograd.Function):
             Ho, Wo = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
             y = channels_last_empty(B, w.shape[0], Ho, Wo, saved)
             torch.mm(saved, wc.t(), out=y.permute(0, 2, 3, 1).view(-1, y.shape[1]))  # into y's storage
-        ctx.save_for_backward(saved, wc)
+        ctx.save_for_backward(saved, wc, x, w)  # x, w (inputs: kept anyway) for a differentiable backward
         ctx.conf = stride, padding, transposed, b is not None, tuple(x.shape), tuple(w.shape)
         if b is not None:
             y = y + b.view(1, -1, 1, 1)
@@ -103,13 +105,16 @@ class _SmallConv(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gy):
-        saved, wc = ctx.saved_tensors
+        saved, wc, x, w = ctx.saved_tensors
         stride, padding, transposed, has_bias, (B, _, H, W), w_shape = ctx.conf
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         k = w_shape[-1]
         gy = gy.to(wc.dtype)
         gx = gw = gb = None
-        if transposed:
+        if torch.is_grad_enabled():  # create_graph (R1, R2, the gradient penalty): differentiable in x and w
+            conf = ((stride, stride), (padding, padding), (1, 1), 1, transposed, (0, 0))
+            gx, gw = conv_backward(gy, x, w, conf, need_x, need_w)
+        elif transposed:
             gcols = im2col(gy, k, stride, padding)  # (B·H·W, k·k·co)
             if need_x:
                 gx = unrows(gcols @ wc.t(), B, H, W)
