@@ -47,6 +47,34 @@ VARIANTS = {LOOP: {}, "fp32": {}, "fp32 + channels-last": {"channels_last": True
             "bf16 + channels-last + reuse-fake": {"amp": "bf16", "channels_last": True, "reuse_fake": True}}
 #: the rows of a preset whose model is not DCGAN (main.py's algorithm and --reuse-fake are DCGAN recipes)
 GENERIC = ("fp32", "fp32 + channels-last", "bf16 + channels-last")
+#: with R1/R2: these rows again with PyTorch's generic double backward in place of gankit's penalty convolutions
+PLAIN = " (PyTorch's double backward)"
+
+
+class PlainDoubleBackward:
+    """A trainer whose steps run with ``gankit.models.penaltyconv.ENABLED = False``: the convolutions'
+    double backward is PyTorch's generic one (the A side of the penalty convolutions, in this process)."""
+
+    def __init__(self, trainer):
+        self.trainer, self.cfg = trainer, trainer.cfg
+
+    def _plain(self, step):
+        from gankit.models import penaltyconv
+
+        penaltyconv.ENABLED = False
+        try:
+            step()
+        finally:
+            penaltyconv.ENABLED = True
+
+    def d_step(self):
+        self._plain(self.trainer.d_step)
+
+    def g_step(self):
+        self._plain(self.trainer.g_step)
+
+    def close(self):
+        self.trainer.close()
 TARGET_SHARE = 0.5
 
 
@@ -95,11 +123,24 @@ class Loop:
         pass
 
 
+def conv_backward_flops(args) -> int:
+    """FLOPs of ``aten.convolution_backward(grad_out, input, weight, ..., transposed, ..., groups, mask)``:
+    each gradient it computes (input, weight) costs what the forward convolution costs. PyTorch's own
+    formula (torch 2.14) counts a grouped convolution's weight gradient ``groups`` times over (it treats the
+    gradient as an ungrouped convolution): 129x the forward for a depthwise layer of 128 channels."""
+    from torch.utils.flop_counter import conv_flop_count
+
+    grad_out, x, w, transposed, mask = args[0], args[1], args[2], args[7], args[10]
+    return conv_flop_count(list(x.shape), list(w.shape), list(grad_out.shape), transposed) * (int(mask[0]) + int(mask[1]))
+
+
 def iteration_flops(trainer) -> int:
     """FLOPs of one D step + one G step of ``trainer``: matrix products and convolutions, forward and
-    backward, counted by PyTorch's FLOP formulas (``torch.utils.flop_counter``, FlopCounterMode's) in a
-    dispatch mode of our own: FlopCounterMode's per-module bookkeeping registers backward hooks that
-    ``torch.autograd.grad`` (R1/R2's input gradients) refuses."""
+    backward, counted by PyTorch's FLOP formulas (``torch.utils.flop_counter``, FlopCounterMode's; the
+    convolution backward's by :func:`conv_backward_flops`) in a dispatch mode of our own:
+    FlopCounterMode's per-module bookkeeping registers backward hooks that ``torch.autograd.grad``
+    (R1/R2's input gradients) refuses."""
+    import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import flop_registry
 
@@ -114,7 +155,9 @@ def iteration_flops(trainer) -> int:
                 if out is not NotImplemented:
                     return out
             out = func(*args, **kwargs)
-            if (formula := flop_registry.get(func._overloadpacket)) is not None:
+            if func._overloadpacket is torch.ops.aten.convolution_backward:
+                Count.total += conv_backward_flops(args)
+            elif (formula := flop_registry.get(func._overloadpacket)) is not None:
                 Count.total += formula(*args, **kwargs, out_val=out)
             return out
 
@@ -144,11 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     trainers, flops = {}, {}
     dcgan = preset_config(args.preset, args.data_root).model == "dcgan"
     variants = VARIANTS if dcgan else {k: VARIANTS[k] for k in GENERIC}
+    base = preset_config(args.preset, args.data_root)
+    if not dcgan and (base.r1_gamma > 0 or base.r2_gamma > 0):
+        variants = {**variants, **{k + PLAIN: VARIANTS[k] for k in GENERIC[1:]}}
     try:
         for k, overrides in variants.items():
             cfg = preset_config(args.preset, args.data_root, seed=0, steps=10 ** 6, **overrides)
             trainers[k] = (Loop(cfg) if k == LOOP
                            else Trainer(cfg, tempfile.mkdtemp(prefix="gankit-peak-") + "/run", overwrite=True))
+            if k.endswith(PLAIN):
+                trainers[k] = PlainDoubleBackward(trainers[k])
             flops[k] = iteration_flops(trainers[k])
         batch = trainers["fp32"].cfg.batch_size
         measured = interleaved_rates(trainers, rounds, iters, batch)
@@ -164,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         shares[k] = statistics.median(achieved) / peak[dtype]
         rows.append([k, f"{flops[k] / 1e9:.1f}", f"{statistics.median(rs):.1f} ({min(rs):.1f}–{max(rs):.1f})",
                      f"{statistics.median(achieved):.0f}", f"{peak[dtype]:.0f} ({dtype})", f"**{100 * shares[k]:.0f}%**"])
-    best = max((k for k in shares if "bf16" in k), key=shares.get)
+    best = max((k for k in shares if "bf16" in k and not k.endswith(PLAIN)), key=shares.get)
+    plain = [f"{k}: **{statistics.median(a / b for a, b in zip(measured[k], measured[k + PLAIN])):.2f}×** "
+             f"({min(a / b for a, b in zip(measured[k], measured[k + PLAIN])):.2f}–"
+             f"{max(a / b for a, b in zip(measured[k], measured[k + PLAIN])):.2f})"
+             for k in measured if k + PLAIN in measured]
     met = shares[best] >= TARGET_SHARE
     size = trainers["fp32"].cfg.image_size
     text = "\n".join([
@@ -173,14 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{peak['bf16']:.0f} GFLOP/s (again after the training rounds: fp32 {after['fp32']:.0f}, bf16 "
         f"{after['bf16']:.0f}). `{args.preset}` "
         f"({size}x{size}, batch {batch}, the MNIST *test* split): FLOPs of one D step + one G step counted with "
-        f"the formulas of `torch.utils.flop_counter.FlopCounterMode`; images per CPU-second over {rounds} interleaved rounds of "
+        f"the formulas of `torch.utils.flop_counter.FlopCounterMode` (a convolution's backward: one forward's FLOPs "
+        f"per gradient; PyTorch's formula counts a grouped weight gradient once per group); images per CPU-second over {rounds} interleaved rounds of "
         f"{iters} iterations (median, min–max); achieved GFLOP/s = FLOPs per iteration × iterations per "
         "CPU-second; share = achieved ÷ the peak of the variant's dtype (a lower bound on the convolutions' own "
         "share: the rest of the iteration counts as time, not FLOPs).", "",
         table(["variant", "GFLOP per iteration", "images/CPU-s", "achieved GFLOP/s", "peak GFLOP/s", "share of peak"],
               rows, right_from=1), "",
         f"Target (bf16 training at ≥ {100 * TARGET_SHARE:.0f}% of the bf16 peak): **{'met' if met else 'not met'}** "
-        f"on this machine ({best}: {100 * shares[best]:.0f}%).", *(item2(measured, flops, shares, peak, batch) if dcgan else [])])
+        f"on this machine ({best}: {100 * shares[best]:.0f}%).", *(item2(measured, flops, shares, peak, batch) if dcgan else []),
+        *(["", "The penalty convolutions (`gankit.models.penaltyconv`: R1/R2's double backward as whole first-order "
+           "convolutions) against PyTorch's generic double backward, images per CPU-second, median of the per-round "
+           "ratios (min–max): " + "; ".join(plain) + "."] if plain else [])])
     print("\n" + text)
     if args.write and not args.quick:
         write_section(args.doc, title(args.preset), text)

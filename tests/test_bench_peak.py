@@ -84,7 +84,9 @@ def test_another_preset_gets_gankits_rows_in_a_section_of_its_own(capsys, tmp_pa
     out = capsys.readouterr().out
     rows = [line.split("|")[1].strip() for line in out.splitlines()
             if line.startswith("| ") and "GFLOP" not in line and not line.startswith("| ---")]
-    assert rows == list(peak_share.GENERIC)  # no main.py row, no --reuse-fake: DCGAN's recipes
+    plain = [k + peak_share.PLAIN for k in peak_share.GENERIC[1:]]  # R1 + R2: PyTorch's double backward beside
+    assert rows == list(peak_share.GENERIC) + plain  # no main.py row, no --reuse-fake: DCGAN's recipes
+    assert "penalty convolutions" in out and "bf16 + channels-last: **" in out
     assert "`r3gan-mnist` (28x28" in out and "item 2" not in out and not doc.exists()  # --quick writes nothing
     assert peak_share.title("r3gan-mnist") != peak_share.title("dcgan64-mnist")
     assert "DCGAN-64 training" in peak_share.title("dcgan64-mnist")  # the section written before --preset
@@ -109,3 +111,21 @@ def test_flops_of_undecomposed_ops_are_counted_as_flop_counter_mode_counts_them(
         Step().d_step()
     expected = 2 * (2 * 6 * 6 * 4 * 3 * 3 * 3 + 2 * 4 * 6 * 6 * 5)  # conv + linear multiply-adds, x2
     assert counter.get_total_flops() == expected == peak_share.iteration_flops(Step())
+
+
+@pytest.mark.parametrize("groups", [1, 4, 16])
+def test_grouped_convolution_gradients_cost_what_their_forward_costs(groups):
+    """Input and weight gradients of a grouped convolution are each one forward's FLOPs: 3x the forward
+    for a training step (PyTorch's own formula counts the weight gradient ``groups`` times over)."""
+    x = torch.randn(4, 16, 8, 8, requires_grad=True)
+    w = torch.randn(16, 16 // groups, 3, 3, requires_grad=True)
+    forward = 2 * 4 * 8 * 8 * 16 * (16 // groups) * 3 * 3  # multiply-adds x 2, 'same' padding
+
+    class Step:
+        def d_step(self):
+            torch.nn.functional.conv2d(x, w, padding=1, groups=groups).square().sum().backward()
+
+        def g_step(self):
+            pass
+
+    assert peak_share.iteration_flops(Step()) == 3 * forward
