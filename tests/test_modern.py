@@ -284,3 +284,43 @@ def test_r1_through_r3gan_d_has_no_per_group_convolutions():
     few, many = d_step_convolutions(16), d_step_convolutions(2)  # 2 groups a layer against 16
     assert len(few) == len(many)
     assert not [c for c in many if c[2] == 1]  # no batch-1 convolution: no group-by-group loop
+
+
+def test_penalty_conv_accepts_what_f_conv2d_accepts():
+    """A transposed convolution with output_padding >= stride (dilation > stride), one unbatched image, and
+    float64 under autocast: the same output and input gradients (first and second order) as F's."""
+    from gankit.models.penaltyconv import PenaltyConv2d, penalty_conv2d
+
+    torch.manual_seed(0)
+    w = torch.randn(2, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
+    fn = lambda x, w: penalty_conv2d(x, w, 1, 0, 2, 1, True, 1)  # noqa: E731
+    ref = torch.nn.functional.conv_transpose2d(x, w, None, 1, 0, 1, 1, 2)
+    assert torch.equal(fn(x, w), ref) and ref.shape == (1, 3, 9, 10)
+    assert torch.autograd.gradgradcheck(fn, (x, w))
+    conv = PenaltyConv2d(4, 4, 3, padding=1, bias=False)
+    plain = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    plain.load_state_dict(conv.state_dict())
+    x1 = torch.randn(4, 5, 5, requires_grad=True)
+    g, = torch.autograd.grad(conv(x1).square().sum(), x1)
+    g_ref, = torch.autograd.grad(plain(x1).square().sum(), x1)
+    assert g.shape == (4, 5, 5) and torch.allclose(g, g_ref, atol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert penalty_conv2d(x, w.detach(), transposed=True).dtype == torch.float64  # autocast leaves float64
+
+
+def test_gemm_layers_take_no_weight_gradient_for_the_input_gradient_alone():
+    """The bf16 GEMM layers (DCGAN's small ones) under R1's input-gradient pass: no weight gradient, which
+    oneDNN's bf16 kernels would compute slowly and the pass would discard."""
+    from gankit.models.smallconv import Conv2d
+
+    layer = Conv2d(8, 16, 4, 2, 1, bias=False)
+    x = torch.randn(4, 8, 8, 8, requires_grad=True)
+
+    def r1_pass():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = layer(x)
+        torch.autograd.grad(out.float().square().sum(), x, create_graph=True)
+    calls = _convolutions_in(r1_pass)
+    assert [mask for op, mask, _ in calls if op == "convolution_backward"] == []  # adjoint: a transposed conv
+    assert [op for op, _, _ in calls] == ["convolution"]

@@ -27,27 +27,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PenaltyConv2d", "penalty_conv2d", "conv_backward"]
+__all__ = ["PenaltyConv2d", "penalty_conv2d", "conv_backward", "will_use"]
 
 #: False: plain ``F.conv2d`` / ``F.conv_transpose2d`` everywhere (for A/B benchmarks and reference tests)
 ENABLED = True
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype | None:
-    """The dtype autocast runs a convolution in on ``x``'s device, or None outside autocast."""
+    """The dtype autocast runs a convolution of ``x`` in, or None: outside autocast, and for float64
+    inputs (which autocast leaves as they are)."""
     kind = x.device.type
-    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+    if x.dtype == torch.float64 or not torch.is_autocast_enabled(kind):
+        return None
+    return torch.get_autocast_dtype(kind)
 
 
-def _will_use(t: Tensor) -> bool:
-    """Whether the running backward pass uses a gradient for ``t`` (for a leaf: whether it will
-    accumulate one; False for D's weights in ``torch.autograd.grad(..., inputs=x)``)."""
+def will_use(t: Tensor) -> bool:
+    """Whether the running backward pass uses a gradient for ``t``: whether it will run the node that
+    receives it (False for D's weights, and their bf16 casts, in ``torch.autograd.grad(..., inputs=x)``)."""
     if not t.requires_grad:
         return False
-    if t.grad_fn is not None:
-        return True
     try:
-        return torch._C._will_engine_execute_node(torch.autograd.graph.get_gradient_edge(t).node)
+        node = t.grad_fn if t.grad_fn is not None else torch.autograd.graph.get_gradient_edge(t).node
+        return torch._C._will_engine_execute_node(node)
     except (AttributeError, RuntimeError):  # another PyTorch, or not inside a backward pass
         return True
 
@@ -69,7 +71,7 @@ class _PenaltyConv(torch.autograd.Function):
     def backward(ctx, gy: Tensor):
         x, weight = ctx.saved_tensors
         xc, wc = (x, weight) if ctx.dtype is None else (x.to(ctx.dtype), weight.to(ctx.dtype))
-        need_x, need_w = ctx.needs_input_grad[0] and _will_use(x), ctx.needs_input_grad[1] and _will_use(weight)
+        need_x, need_w = ctx.needs_input_grad[0] and will_use(x), ctx.needs_input_grad[1] and will_use(weight)
         with torch.autocast(x.device.type, enabled=False):
             gx, gw = conv_backward(gy.to(xc.dtype), xc, wc, ctx.conf, need_x, need_w)
         return gx, gw, None
@@ -97,8 +99,8 @@ def conv_backward(gy: Tensor, x: Tensor, w: Tensor, conf: tuple, need_x: bool, n
 
 def _adjoint(gy: Tensor, w: Tensor, shape, stride, padding, dilation, groups: int, transposed: bool) -> Tensor:
     """The input gradient of a convolution (``transposed``: of a transposed one) of input ``shape``."""
-    if transposed:
-        return F.conv2d(gy, w, None, stride, padding, dilation, groups)
+    if transposed:  # an output_padding >= stride (dilation > stride) leaves extra rows: cut to the input
+        return F.conv2d(gy, w, None, stride, padding, dilation, groups)[..., :shape[2], :shape[3]]
     k = w.shape[-2:]
     natural = [(gy.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k[i] - 1) + 1 for i in range(2)]
     return F.conv_transpose2d(gy, w, None, stride, padding, [shape[2 + i] - natural[i] for i in range(2)], groups,
@@ -112,8 +114,12 @@ def _pair(v) -> tuple[int, int]:
 def penalty_conv2d(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1,
                    transposed: bool = False, output_padding=0) -> Tensor:
     """``F.conv2d`` (``transposed``: ``F.conv_transpose2d``) without bias, whose backward differentiates
-    as whole convolutions (see the module docstring); plain ``F`` where no gradient is recorded."""
-    if not ENABLED or not torch.is_grad_enabled() or not (x.requires_grad or weight.requires_grad):
+    as whole convolutions (see the module docstring); plain ``F`` where no gradient is recorded, under
+    ``torch.compile`` (which traces ``F``'s own backward) and for string padding."""
+    if x.dim() == 3:  # one unbatched image, as F.conv2d takes it
+        return penalty_conv2d(x[None], weight, stride, padding, dilation, groups, transposed, output_padding)[0]
+    if (not ENABLED or not torch.is_grad_enabled() or not (x.requires_grad or weight.requires_grad)
+            or isinstance(padding, str) or torch.compiler.is_compiling()):
         if transposed:
             return F.conv_transpose2d(x, weight, None, stride, padding, output_padding, groups, dilation)
         return F.conv2d(x, weight, None, stride, padding, dilation, groups)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .penaltyconv import conv_backward
+from .penaltyconv import conv_backward, will_use
 
 #: the largest number of positions on a layer's small side (output of a conv, input of a transposed
 #: conv) for which the GEMM path is used: 4x4, where it measured 2.5-20x faster (docs/benchmarks.md)
@@ -113,7 +113,7 @@ class _SmallConv(torch.autograd.Function):
         gx = gw = gb = None
         if torch.is_grad_enabled():  # create_graph (R1, R2, the gradient penalty): differentiable in x and w
             conf = ((stride, stride), (padding, padding), (1, 1), 1, transposed, (0, 0))
-            gx, gw = conv_backward(gy, x, w, conf, need_x, need_w)
+            gx, gw = conv_backward(gy, x, w, conf, need_x and will_use(x), need_w and will_use(w))
         elif transposed:
             gcols = im2col(gy, k, stride, padding)  # (B·H·W, k·k·co)
             if need_x:
