@@ -33,7 +33,7 @@ __all__ = ["PenaltyConv2d", "penalty_conv2d", "conv_backward", "will_use"]
 ENABLED = True
 
 
-def _compute_dtype(x: Tensor) -> torch.dtype | None:
+def _autocast_dtype(x: Tensor) -> torch.dtype | None:
     """The dtype autocast runs a convolution of ``x`` in, or None: outside autocast, and for float64
     inputs (which autocast leaves as they are)."""
     kind = x.device.type
@@ -58,7 +58,7 @@ class _PenaltyConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, conf: tuple) -> Tensor:
         stride, padding, dilation, groups, transposed, output_padding = conf
-        dtype = _compute_dtype(x)
+        dtype = _autocast_dtype(x)
         ctx.save_for_backward(x, weight)
         ctx.conf, ctx.dtype = conf, dtype
         xc, wc = (x, weight) if dtype is None else (x.to(dtype), weight.to(dtype))
