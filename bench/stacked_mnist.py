@@ -135,8 +135,25 @@ def real_rows(evaluator, data_root: Path, n: int, size: int) -> list[dict]:
     for name, images in ((f"real: the {len(train):,} training images", train.x),
                          (f"real: {n:,} fresh triples of test digits", fresh)):
         m = stacked_mnist_modes(images.float().div(127.5).sub(1), evaluator)
-        rows.append({"variant": name, "classes_seen": m["modes"], "class_kl": m["kl"]})
+        rows.append({"variant": name, "classes_seen": m["modes"], "class_kl": m["kl"],
+                     "digit_kl": m["digit_kl"], "uncertain": m["uncertain"]})
     return rows
+
+
+def diagnose(r: dict, evaluator, n: int) -> dict:
+    """Where run ``r``'s KL comes from: each channel's digit KL and the share of uncertain channel readings
+    (``stacked_mnist_modes``) of the ``n`` EMA samples its evaluation counted (same seed)."""
+    import gankit
+    from gankit.metrics import sample_generator, stacked_mnist_modes
+
+    m = stacked_mnist_modes(sample_generator(gankit.load(r["run"]), n, seed=0)[0], evaluator)
+    assert m["modes"] == r["classes_seen"], "the diagnosis must count the evaluation's own samples"
+    return {"digit_kl": m["digit_kl"], "uncertain": m["uncertain"]}
+
+
+def diagnosis_text(r: dict) -> str:
+    return (f"  digit KL {' / '.join(f'{k:.3f}' for k in r['digit_kl'])} (sum {sum(r['digit_kl']):.3f})"
+            f"  uncertain {100 * r['uncertain']:.1f}%" if "digit_kl" in r else "")
 
 
 def drs_row(r: dict, evaluator, n: int, quick: bool, reuse: bool = False) -> dict:
@@ -180,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny smoke test; does not touch docs/")
     ap.add_argument("--steps", type=int, default=None, help=f"generator steps per run (default {STEPS}; quick 4)")
     ap.add_argument("--variants", default=None, help=f"of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="also print each run's per-channel digit KL and share of uncertain digits (where KL comes from)")
     add_common_args(ap, "stacked_mnist", 26000, 500)
     args = ap.parse_args(argv)
     quick = args.quick
@@ -199,15 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"evaluator: {ev_text}; {steps} generator steps per run; {n} samples per evaluation", flush=True)
     results = real_rows(evaluator, data_root, n, config(variants[0], steps, data_root, quick).num_points)
     for r in results:
-        print(f"{r['variant']:40s} modes {r['classes_seen']:4d}  KL {r['class_kl']:.3f}", flush=True)
+        print(f"{r['variant']:40s} modes {r['classes_seen']:4d}  KL {r['class_kl']:.3f}" + diagnosis_text(r), flush=True)
     for v in variants:
         cfg = config(v, steps, data_root, quick)
         r = train_and_evaluate(cfg, out / v, evaluator, n=n, metrics="fid,modes", cache_dir=cache,
                                reuse=args.reuse)
         r["variant"] = v
+        if args.diagnose:
+            r.update(diagnose(r, evaluator, n))
         results.append(r)
         print(f"{v:40s} modes {r['classes_seen']:4d}  KL {fmt(r['class_kl'], 3):>5s}  FID {fmt(r['fid'], 4)}  "
-              f"train {r['train_s']:.0f} s  eval {r['eval_s']:.0f} s", flush=True)
+              f"train {r['train_s']:.0f} s  eval {r['eval_s']:.0f} s" + diagnosis_text(r), flush=True)
     for best_run in [r for r in results if r["variant"] in DRS_VARIANTS]:
         results.append(drs_row(best_run, evaluator, n, quick, args.reuse))
         r = results[-1]

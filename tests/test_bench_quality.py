@@ -88,8 +88,13 @@ def test_stacked_mnist_quick(tmp_path):
     # --reuse reads the finished runs back (same config, evaluator and protocol) instead of training again
     before = {r["variant"]: r for r in runs}
     assert stacked_mnist.main(["--quick", "--variants", "dcgan,pacdcgan2,best", "--data-root", str(SHARED_MNIST),
-                               "--out", str(tmp_path / "runs"), "--no-write", "--reuse"]) == 0
+                               "--out", str(tmp_path / "runs"), "--no-write", "--reuse", "--diagnose"]) == 0
     again = json.loads((tmp_path / "runs" / "results.json").read_text())
+    # --diagnose: each channel's digit KL; the joint KL is their sum plus the channels' dependence, never less
+    for r in again[:5]:
+        digit_kl, uncertain = r.pop("digit_kl"), r.pop("uncertain")
+        assert len(digit_kl) == 3 and all(0 <= k <= math.log(10) + 1e-9 for k in digit_kl) and 0 <= uncertain <= 1
+        assert r["class_kl"] >= sum(digit_kl) - 1e-9
     assert all(r.pop("reused") for r in again[2:5]) and {r["variant"]: r for r in again[2:5]} == before
     assert again[5] == drs  # the DRS row too (drs.json in the run), its timing included: not sampled again
 

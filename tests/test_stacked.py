@@ -74,6 +74,29 @@ def test_stacked_mode_count_with_the_classifier():
     assert diag["kl"] > math.log(1000 / 10) - 0.1
 
 
+def test_stacked_modes_digit_kl_and_uncertain_share():
+    """The per-channel diagnostics equal what each channel's own classification gives."""
+    from gankit.metrics.modes import class_distribution_kl
+    model, _ = tiny_mnist_evaluator()
+    images = _stacked().batch(torch.arange(1500))[0]
+    # unbalance channel 0 alone: 500 more images whose red digit is the first image's
+    extra = images[:500].clone()
+    extra[:, 0] = images[0, 0]
+    images = torch.cat([images, extra])
+    m = stacked_mnist_modes(images, model)
+    with torch.no_grad():
+        probs = [model(images[:, c:c + 1].contiguous()).softmax(1) for c in range(3)]
+    expect_kl = [class_distribution_kl(p.argmax(1), 10) for p in probs]
+    assert m["digit_kl"] == pytest.approx(expect_kl, abs=1e-6)
+    assert m["digit_kl"][0] > m["digit_kl"][1] + 0.05  # the repeated digit shows in channel 0 only
+    # KL(joint || uniform) = the channels' digit KLs + their mutual dependence (≥ 0)
+    assert m["kl"] >= sum(m["digit_kl"]) - 1e-9
+    expect_uncertain = float(torch.cat([p.amax(1) for p in probs]).lt(0.9).float().mean())
+    assert m["uncertain"] == pytest.approx(expect_uncertain, abs=1e-3)
+    noise = torch.rand(300, 3, 28, 28) * 2 - 1
+    assert stacked_mnist_modes(noise, model, confident=0.999)["uncertain"] > m["uncertain"]
+
+
 def test_stacked_modes_rejects_wrong_channels():
     model, _ = tiny_mnist_evaluator()
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
