@@ -36,8 +36,8 @@ if not __package__:  # python bench/limited_data.py: bench/_common.py makes the 
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
 from bench._common import DOCS, FP32, bench_command, table, write_section  # noqa: E402
-from bench._quality import (QUIET, add_common_args, digits_evaluator, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
-                            train_and_evaluate)
+from bench._quality import (QUIET, _resumable, add_common_args, digits_evaluator, fixed, fmt, mnist_evaluator,  # noqa: E402
+                            opening, out_dir, train_and_evaluate)
 
 SECTION = "Limited data: DiffAugment and ADA (issue 17)"
 STEPS = 1500
@@ -71,6 +71,8 @@ RECIPE_TEXT = {
     "cgan-sn": "`cgan-sn` (that cGAN with spectral norm in D, no batch norm there, and the hinge loss)",
 }
 QUICK = dict(g_width=8, d_width=8, z_dim=16, batch_size=32)
+#: at most this many steps between checkpoints (a bookkeeping field: not part of the --reuse key)
+CHECKPOINT_EVERY = 2000
 METRICS = "fid,kid,pr"
 #: the papers' rows (FID; DiffAugment: StyleGAN2, Zhao et al. 2020, Tables 2 and 5; ADA: Karras et al. 2020, Fig. 11)
 PAPERS = [("DiffAugment", "CIFAR-10, 10% of the data (StyleGAN2)", 36.02, 14.50),
@@ -106,8 +108,10 @@ def config(name: str, aug: str, seed: int, steps: int, data_root: Path, quick: b
     preset, changes = SETS[name]
     cfg = TrainConfig.from_preset(preset)
     ada = {"ada_kimg": kimg or ada_kimg(steps, quick)} if aug == "ada" else {}
-    run = dict(data_root=str(data_root), steps=steps, epochs=None, sample_every=steps, checkpoint_every=steps,
-               keep_checkpoints=1, log_every=max(steps // 50, 1), seed=seed, **QUIET, **FP32)
+    # a checkpoint every 2,000 steps (a quarter of a short run): a run killed part-way resumes with --reuse
+    run = dict(data_root=str(data_root), steps=steps, epochs=None, sample_every=steps,
+               checkpoint_every=min(CHECKPOINT_EVERY, max(steps // 4, 1)), keep_checkpoints=1,
+               log_every=max(steps // 50, 1), seed=seed, **QUIET, **FP32)
     width = {"d_width": d_width} if d_width else {}
     return cfg.replace(**{**run, **changes, **COMMON, **RECIPES[recipe], **width, **AUGS[aug], **ada,
                           **(QUICK if quick else {})})
@@ -116,11 +120,15 @@ def config(name: str, aug: str, seed: int, steps: int, data_root: Path, quick: b
 class FDCurve:
     """A trainer callback: FD of ``n`` samples of the EMA generator every ``every`` steps, against the
     evaluator's features of the full split (``reference``); each point is also written to ``path``
-    (to watch a run)."""
+    (to watch a run). With ``resume`` (the run resumes from a checkpoint) it keeps the points ``path`` holds
+    from before that checkpoint."""
 
-    def __init__(self, extractor, reference, every: int, n: int = 1000, path: Path | None = None):
+    def __init__(self, extractor, reference, every: int, n: int = 1000, path: Path | None = None,
+                 resume: bool = False):
         self.extractor, self.reference, self.every, self.n, self.path = extractor, reference, every, n, path
         self.points: list[tuple[int, float]] = []
+        if resume and path is not None and path.is_file():  # points after the checkpoint are dropped below
+            self.points = [tuple(p) for p in json.loads(path.read_text())]
 
     def __call__(self, trainer) -> None:
         import torch
@@ -134,6 +142,8 @@ class FDCurve:
         y = G.sample_labels(self.n, "cpu") if G.num_classes else None
         x = trainer.generate(z, y)
         fake = self.extractor.extract(x)["features"]
+        # points at or after this step are a killed run's (or a stale file's): this run measures them again
+        self.points = [p for p in self.points if p[0] < trainer.step]
         self.points.append((trainer.step, fid_from_features(self.reference, fake)))
         if self.path is not None:
             self.path.write_text(json.dumps(self.points))
@@ -153,7 +163,8 @@ def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, rec
         evaluators[name.split("-")[0]] = (extractor, reference)
     prefix = recipe_prefix(recipe)
     run_dir = out / f"{prefix}{name}-{aug}-s{seed}{f'-d{args.d_width}' if args.d_width else ''}"
-    curve = FDCurve(extractor, reference, max(steps // 20, 1), 200 if quick else 1000, run_dir / "curve.json")
+    curve = FDCurve(extractor, reference, max(steps // 20, 1), 200 if quick else 1000, run_dir / "curve.json",
+                    resume=args.reuse and _resumable(run_dir, cfg))
     r = train_and_evaluate(cfg, run_dir, extractor.model, n=eval_samples(args, quick), metrics=METRICS,
                            reuse=args.reuse, callbacks=[curve])
     saved = run_dir / "curve.json"

@@ -62,3 +62,47 @@ def test_limited_data_quick_with_the_full_data_control(tmp_path, monkeypatch):
 
 def ctrl_fid(results) -> float:
     return next(r["fid"] for r in results if r["set"] == "mnist-full")
+
+
+def test_a_limited_data_run_killed_part_way_resumes_with_its_fd_curve(tmp_path, monkeypatch):
+    """Long limited-data runs span sessions: they checkpoint part-way, and ``--reuse`` resumes a killed run
+    from its checkpoint with the FD points measured before it; the result equals one uninterrupted run's."""
+    import argparse
+
+    import pytest
+
+    from bench._quality import mnist_evaluator
+    from gankit.metrics.features import LeNetExtractor
+
+    model, _ = mnist_evaluator(None, SHARED_MNIST, quick=True)
+    args = argparse.Namespace(d_width=None, ada_kimg=None, reuse=True, n=None)
+    assert limited_data.config("mnist-1000", "ada", 0, 32000, SHARED_MNIST, False).checkpoint_every == 2000
+
+    def run(out):
+        evaluators = {"mnist": (LeNetExtractor(model), None)}
+        return limited_data.one_run("mnist-1000", "ada", 0, 8, SHARED_MNIST, True, evaluators, args, out, recipe="cgan")
+
+    straight = run(tmp_path / "straight")
+    assert [p[0] for p in straight["curve"]] == list(range(1, 9))
+
+    real_train = limited_data.train_and_evaluate
+
+    def killed_at_step_6(*a, **k):  # after the step-4 checkpoint (every 8 // 4 = 2 steps), before the next
+        def kill(trainer):
+            if trainer.step == 6:
+                raise RuntimeError("killed")
+        return real_train(*a, **{**k, "callbacks": [*k["callbacks"], kill]})
+
+    monkeypatch.setattr(limited_data, "train_and_evaluate", killed_at_step_6)
+    with pytest.raises(RuntimeError, match="killed"):
+        run(tmp_path / "killed")
+    steps_seen = []
+
+    def watched(*a, **k):
+        return real_train(*a, **{**k, "callbacks": [*k["callbacks"], lambda t: steps_seen.append(t.step)]})
+
+    monkeypatch.setattr(limited_data, "train_and_evaluate", watched)
+    resumed = run(tmp_path / "killed")
+    assert steps_seen == [5, 6, 7, 8]  # from the step-4 checkpoint, not from scratch
+    assert resumed["curve"] == straight["curve"]  # points 1-4 kept, 5-8 measured again after the resume
+    assert resumed["fid"] == straight["fid"] and resumed["steps"] == 8
