@@ -36,8 +36,8 @@ if not __package__:  # python bench/limited_data.py: bench/_common.py makes the 
     import runpy
     runpy.run_path(str(Path(__file__).with_name("_common.py")))
 from bench._common import DOCS, FP32, bench_command, table, write_section  # noqa: E402
-from bench._quality import (QUIET, _resumable, add_common_args, digits_evaluator, fixed, fmt, mnist_evaluator,  # noqa: E402
-                            opening, out_dir, train_and_evaluate)
+from bench._quality import (QUIET, add_common_args, digits_evaluator, fixed, fmt, mnist_evaluator, opening, out_dir,  # noqa: E402
+                            train_and_evaluate)
 
 SECTION = "Limited data: DiffAugment and ADA (issue 17)"
 STEPS = 1500
@@ -120,15 +120,12 @@ def config(name: str, aug: str, seed: int, steps: int, data_root: Path, quick: b
 class FDCurve:
     """A trainer callback: FD of ``n`` samples of the EMA generator every ``every`` steps, against the
     evaluator's features of the full split (``reference``); each point is also written to ``path``
-    (to watch a run). With ``resume`` (the run resumes from a checkpoint) it keeps the points ``path`` holds
-    from before that checkpoint."""
+    (to watch a run). A run resumed from a checkpoint keeps the points ``path`` holds from before it (a new
+    run finds no file: the trainer empties the run directory)."""
 
-    def __init__(self, extractor, reference, every: int, n: int = 1000, path: Path | None = None,
-                 resume: bool = False):
+    def __init__(self, extractor, reference, every: int, n: int = 1000, path: Path | None = None):
         self.extractor, self.reference, self.every, self.n, self.path = extractor, reference, every, n, path
         self.points: list[tuple[int, float]] = []
-        if resume and path is not None and path.is_file():  # points after the checkpoint are dropped below
-            self.points = [tuple(p) for p in json.loads(path.read_text())]
 
     def __call__(self, trainer) -> None:
         import torch
@@ -142,7 +139,9 @@ class FDCurve:
         y = G.sample_labels(self.n, "cpu") if G.num_classes else None
         x = trainer.generate(z, y)
         fake = self.extractor.extract(x)["features"]
-        # points at or after this step are a killed run's (or a stale file's): this run measures them again
+        if not self.points and self.path is not None and self.path.is_file():  # the first point after a resume
+            self.points = [tuple(p) for p in json.loads(self.path.read_text())]
+        # points at or after this step are the killed run's, past its checkpoint: measured again here
         self.points = [p for p in self.points if p[0] < trainer.step]
         self.points.append((trainer.step, fid_from_features(self.reference, fake)))
         if self.path is not None:
@@ -163,8 +162,7 @@ def one_run(name, aug, seed, steps, data_root, quick, evaluators, args, out, rec
         evaluators[name.split("-")[0]] = (extractor, reference)
     prefix = recipe_prefix(recipe)
     run_dir = out / f"{prefix}{name}-{aug}-s{seed}{f'-d{args.d_width}' if args.d_width else ''}"
-    curve = FDCurve(extractor, reference, max(steps // 20, 1), 200 if quick else 1000, run_dir / "curve.json",
-                    resume=args.reuse and _resumable(run_dir, cfg))
+    curve = FDCurve(extractor, reference, max(steps // 20, 1), 200 if quick else 1000, run_dir / "curve.json")
     r = train_and_evaluate(cfg, run_dir, extractor.model, n=eval_samples(args, quick), metrics=METRICS,
                            reuse=args.reuse, callbacks=[curve])
     saved = run_dir / "curve.json"
